@@ -1,0 +1,62 @@
+# Two entry points on a fresh machine: `make demo` (the main job) and `make test`.
+# Both install what they need: Debian packages when run as root, then a virtualenv.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export WANDB_MODE ?= offline
+export GRADIO_ANALYTICS_ENABLED := False
+export HF_HUB_OFFLINE ?= 1
+export PYTHONUNBUFFERED := 1
+
+# Fonts for the synthetic generator, sentences for its text, git-lfs for the model repo.
+SYSTEM_PACKAGES := fonts-dkg-handwriting fonts-breip fonts-sjfonts fonts-kristi \
+	fonts-dancingscript fonts-kaushanscript fonts-lobstertwo fonts-leckerli-one \
+	fonts-comic-neue fonts-ecolier-court fonts-dejavu-core dasher-data git-lfs
+
+.PHONY: setup system venv demo preview test lint format typecheck clean
+
+setup: system venv
+
+system:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages: $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends $$missing >/dev/null; \
+	  else echo "missing Debian packages (run as root or install them): $$missing"; exit 1; fi; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+# The main job on embedded defaults; grows as the project does.
+demo: setup
+	$(BIN)/python -m training.data preview --out artifacts/preview.png
+	$(BIN)/python -m training.data speed
+
+preview: setup
+	$(BIN)/python -m training.data preview --out artifacts/preview.png
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: venv
+	$(BIN)/mypy space lambda
+
+clean:
+	rm -rf artifacts runs cache .pytest_cache

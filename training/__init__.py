@@ -1,0 +1,1 @@
+"""Training side of the handwriting recognizer: data, model, training, export, publish."""

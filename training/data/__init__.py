@@ -1,0 +1,1 @@
+"""Line datasets: synthetic generator, readers of real datasets, and the DataModule."""

@@ -1,0 +1,99 @@
+"""Augmentations that close the gap between rendered text and real scans or mouse strokes.
+
+Ink-stage functions work on an ink mask (H, W) float32 in [0, 1] (1 = full ink); the paper
+stage turns a mask into a greyscale uint8 image of dark ink on light paper.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, ImageFilter
+from scipy import ndimage
+
+
+def stroke_width(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Thicken or thin strokes, as pens and scanners do."""
+    r = rng.random()
+    if r < 0.3:
+        return ndimage.grey_dilation(mask, size=(2, 2) if rng.random() < 0.6 else (3, 3))
+    if r < 0.45 and mask.shape[0] >= 48:
+        return ndimage.grey_erosion(mask, size=(2, 2))
+    return mask
+
+
+def slant(mask: np.ndarray, rng: np.random.Generator, max_shear: float = 0.45) -> np.ndarray:
+    """Shear horizontally around the middle row: writers lean left or right."""
+    shear = float(rng.uniform(-max_shear * 0.6, max_shear))
+    h, w = mask.shape
+    pad = int(abs(shear) * h) + 1
+    img = Image.fromarray(np.pad(mask, ((0, 0), (pad, pad))), mode="F")
+    # x_src = x + shear * (y - h/2): positive shear leans the tops to the right.
+    out = img.transform(
+        img.size, Image.AFFINE, (1, shear, -shear * h / 2, 0, 1, 0), resample=Image.BILINEAR
+    )
+    return np.asarray(out, dtype=np.float32)
+
+
+def elastic(mask: np.ndarray, rng: np.random.Generator, alpha: float = 2.0) -> np.ndarray:
+    """Smooth random displacement: hand tremor and uneven paper."""
+    h, w = mask.shape
+    grid = (max(2, h // 16), max(2, w // 16))
+    fields = [_upsample(rng.normal(0, alpha, size=grid), h, w) for _ in range(2)]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    coords = [yy + fields[0], xx + fields[1]]
+    return ndimage.map_coordinates(mask, coords, order=1, mode="constant")
+
+
+def _upsample(coarse: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Bilinear upsampling of a small random field to (h, w): smooth noise, cheaply."""
+    img = Image.fromarray(coarse.astype(np.float32), mode="F")
+    return np.asarray(img.resize((w, h), Image.BILINEAR), dtype=np.float32)
+
+
+def paper(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """A paper background (H, W) float32 in [0, 255]: tint, stains, grain."""
+    base = rng.uniform(175, 255)
+    bg = np.full((h, w), base, np.float32)
+    if rng.random() < 0.6:  # low-frequency stains and uneven lighting
+        bg += _upsample(rng.normal(0, rng.uniform(2, 14), size=(3, max(2, w // 48))), h, w)
+    if rng.random() < 0.5:  # paper grain
+        bg += rng.normal(0, rng.uniform(1, 6), size=(h, w)).astype(np.float32)
+    return bg
+
+
+def ruled_lines(bg: np.ndarray, baseline: int, rng: np.random.Generator) -> None:
+    """Draw faint ruled lines in place: the baseline of lined paper and sometimes the next."""
+    h = bg.shape[0]
+    tone = rng.uniform(20, 70)
+    for y in (baseline, baseline - int(rng.uniform(0.7, 1.0) * h)):
+        if 0 <= y < h:
+            bg[y] -= tone
+
+
+def compose(mask: np.ndarray, bg: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Lay ink of a random colour on the paper; returns float32 in [0, 255]."""
+    ink = rng.uniform(0, min(100, float(bg.mean()) - 70))
+    opacity = rng.uniform(0.75, 1.0)
+    return bg * (1 - mask * opacity) + ink * mask * opacity
+
+
+def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Scanner and camera artefacts: blur, noise, contrast, JPEG; returns uint8."""
+    out = np.clip(img, 0, 255).astype(np.uint8)
+    pil = Image.fromarray(out)
+    if rng.random() < 0.4:
+        pil = pil.filter(ImageFilter.GaussianBlur(radius=float(rng.uniform(0.3, 1.2))))
+    arr = np.asarray(pil, dtype=np.float32)
+    if rng.random() < 0.4:
+        arr += rng.normal(0, rng.uniform(2, 10), size=arr.shape)
+    if rng.random() < 0.3:  # low contrast: faded ink or a grey scan
+        lo, hi = rng.uniform(0, 60), rng.uniform(200, 255)
+        arr = lo + arr * (hi - lo) / 255.0
+    out = np.clip(arr, 0, 255).astype(np.uint8)
+    if rng.random() < 0.5:
+        buf = io.BytesIO()
+        Image.fromarray(out).save(buf, format="JPEG", quality=int(rng.integers(25, 90)))
+        out = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("L"))
+    return out

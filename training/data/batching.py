@@ -1,0 +1,97 @@
+"""Batches of lines: width-bucketed sampling across mixed sources, and padding collation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Sampler
+
+Key = tuple[int, int]  # (part index, item index within the part)
+
+
+class BucketBatchSampler(Sampler[list[Key]]):
+    """Draws lines from parts by weight, sorts each window of batches by width, and shards
+    batches across DDP ranks (every rank draws the same sequence, keeps every world-th batch).
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        weights: Sequence[float],
+        width_of: Callable[[Key], float],
+        *,
+        batch_size: int,
+        lines_per_epoch: int,
+        seed: int = 0,
+        bucket_factor: int = 50,
+        rank: int = 0,
+        world_size: int = 1,
+        fresh: Sequence[bool] | None = None,
+        epoch: int = 0,
+    ) -> None:
+        w = np.asarray(weights, dtype=np.float64) * (np.asarray(sizes) > 0)
+        if w.sum() <= 0:
+            raise ValueError(f"no training lines: sizes={list(sizes)} weights={list(weights)}")
+        self.p = w / w.sum()
+        self.sizes = list(sizes)
+        self.fresh = list(fresh or [False] * len(sizes))  # parts with endless new lines
+        self.width_of = width_of
+        self.batch_size = batch_size
+        self.lines_per_epoch = lines_per_epoch
+        self.seed, self.bucket_factor = seed, bucket_factor
+        self.rank, self.world_size = rank, world_size
+        self.epoch = epoch  # advanced on each pass, so every epoch sees other lines
+
+    def __len__(self) -> int:
+        return self.lines_per_epoch // self.batch_size // self.world_size
+
+    def _draw(self, rng: np.random.Generator) -> list[Key]:
+        n = len(self) * self.batch_size * self.world_size
+        parts = rng.choice(len(self.p), size=n, p=self.p)
+        keys: list[Key] = []
+        for i, part in enumerate(parts.tolist()):
+            if self.fresh[part]:  # a generator: never repeat a line across epochs
+                keys.append((part, self.epoch * n + i))
+            else:
+                keys.append((part, int(rng.integers(self.sizes[part]))))
+        return keys
+
+    def __iter__(self) -> Iterator[list[Key]]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        keys = self._draw(rng)
+        self.epoch += 1
+        window = self.batch_size * self.bucket_factor
+        batches: list[list[Key]] = []
+        for start in range(0, len(keys), window):
+            chunk = sorted(keys[start : start + window], key=self.width_of)
+            batches += [
+                chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)
+            ]
+        batches = [b for b in batches if len(b) == self.batch_size]
+        order = rng.permutation(len(batches))  # long and short batches interleaved
+        mine = [batches[j] for j in order][self.rank :: self.world_size]
+        yield from mine[: len(self)]
+
+
+def collate(batch: list[tuple[np.ndarray, list[int], str]], pad_to: int = 8) -> dict:
+    """Pad line images to the widest (a multiple of `pad_to`) and pack CTC targets.
+
+    Returns images (B, 1, H, W) float32 with ink 1 and paper 0, widths (B,), targets (sum L,),
+    target_lengths (B,) and the texts.
+    """
+    h = batch[0][0].shape[0]
+    w = max(img.shape[1] for img, _, _ in batch)
+    w = -(-w // pad_to) * pad_to
+    images = torch.zeros(len(batch), 1, h, w)
+    for i, (img, _, _) in enumerate(batch):
+        images[i, 0, :, : img.shape[1]] = 1.0 - torch.tensor(img, dtype=torch.float32) / 255.0
+    targets = [t for _, t, _ in batch]
+    return {
+        "images": images,
+        "widths": torch.tensor([img.shape[1] for img, _, _ in batch]),
+        "targets": torch.tensor([c for t in targets for c in t], dtype=torch.long),
+        "target_lengths": torch.tensor([len(t) for t in targets]),
+        "texts": [text for _, _, text in batch],
+    }

@@ -1,0 +1,209 @@
+"""The LightningDataModule: mixed sources, document-disjoint splits, width-bucketed batches."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+from training.data.batching import BucketBatchSampler, Key, collate
+from training.data.charset import CHARSET, Charset, normalize_text
+from training.data.lines import LineSample
+from training.data.sources import SourceConfig, doc_split, load_source
+from training.data.synthetic import SyntheticConfig, SyntheticLines
+
+log = logging.getLogger(__name__)
+
+SEED_STRIDE = 1_000_003  # synthetic val/test seeds sit far from the training seed
+
+
+@dataclass
+class DataConfig:
+    """What the model is trained and validated on."""
+
+    sources: list[SourceConfig] = field(default_factory=lambda: [SourceConfig()])
+    height: int = 40  # model input height in pixels; every line is scaled to it
+    batch_size: int = 32
+    lines_per_epoch: int = 8192  # training lines drawn per epoch across all sources
+    synthetic_val: int = 512  # synthetic lines in the val split (and in the test split)
+    val_fraction: float = 0.1  # share of documents of split="auto" sources used for val
+    test_fraction: float = 0.1  # ... and for test
+    num_workers: int = 1  # loader processes; the synthetic generator runs in them
+    bucket_factor: int = 50  # batches drawn ahead and sorted by width to cut padding
+    ctc_stride: int = 4  # pixels per model time step: narrower lines are widened to fit CTC
+    seed: int = 0
+    cache_dir: str = "cache/data"  # downloads land here
+    charset: str = CHARSET
+
+
+def to_height(img: np.ndarray, height: int) -> np.ndarray:
+    """Scale a (H, W) uint8 line to `height`, keeping the aspect ratio."""
+    if img.shape[0] == height:
+        return img
+    width = max(1, round(img.shape[1] * height / img.shape[0]))
+    return np.asarray(Image.fromarray(img).resize((width, height), Image.BILINEAR))
+
+
+def fit_ctc(img: np.ndarray, n_targets: int, stride: int) -> np.ndarray:
+    """Widen a line too narrow for its text: CTC needs a time step per label and then some."""
+    need = (2 * n_targets + 1) * stride  # two steps per label: room for repeats and blanks
+    if img.shape[1] >= need:
+        return img
+    return np.asarray(Image.fromarray(img).resize((need, img.shape[0]), Image.BILINEAR))
+
+
+class Lines(Dataset):
+    """Lines of several parts (real lists or a synthetic generator), addressed by (part, i)."""
+
+    def __init__(self, parts: list, charset: Charset, height: int, stride: int) -> None:
+        self.parts = parts
+        self.charset = charset
+        self.height = height
+        self.stride = stride
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+    def __getitem__(self, key: Key | int) -> tuple[np.ndarray, list[int], str]:
+        part, i = key if isinstance(key, tuple) else (0, key)
+        s: LineSample = self.parts[part][i]
+        text = normalize_text(s.text)
+        target = self.charset.encode(text)
+        img = fit_ctc(to_height(s.image, self.height), len(target), self.stride)
+        return img, target, self.charset.decode(target)
+
+    def width_of(self, key: Key) -> float:
+        """Width estimate for bucketing without drawing the line."""
+        part, i = key
+        p = self.parts[part]
+        if isinstance(p, SyntheticLines):
+            return p.text_length(i) * 0.5  # about half a line height per character
+        return p[i].image.shape[1] / p[i].image.shape[0]
+
+
+class LineDataModule(L.LightningDataModule):
+    """Loads every source once, splits it by document and serves width-bucketed batches."""
+
+    def __init__(self, config: DataConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or DataConfig()
+        self.charset = Charset(self.config.charset)
+        self.train_parts: list = []
+        self.train_weights: list[float] = []
+        self.eval_sets: dict[str, dict[str, list]] = {"val": {}, "test": {}}
+        self.unknown: dict[str, Counter[str]] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        """Read the sources and assign each document to one split (idempotent)."""
+        if self.train_parts:
+            return
+        c = self.config
+        for src in c.sources:
+            if src.format == "synthetic":
+                self._add_synthetic(src)
+            else:
+                self._add_real(src, load_source(src, Path(c.cache_dir)))
+        for name, counts in self.unknown.items():
+            if counts:
+                log.warning(
+                    "%s: %d characters outside the charset (kept out of targets): %s",
+                    name,
+                    sum(counts.values()),
+                    dict(counts.most_common(12)),
+                )
+
+    def _add_synthetic(self, src: SourceConfig) -> None:
+        c = self.config
+        syn = SyntheticConfig(height=c.height)
+        self.train_parts.append(SyntheticLines(syn, c.seed, length=2**31 - 1, charset=c.charset))
+        self.train_weights.append(src.weight)
+        for k, split in enumerate(("val", "test"), start=1):
+            gen = SyntheticLines(syn, c.seed + k * SEED_STRIDE, c.synthetic_val, c.charset)
+            self.eval_sets[split][src.name] = [gen[i] for i in range(len(gen))]
+
+    def _add_real(self, src: SourceConfig, samples: list[LineSample]) -> None:
+        c = self.config
+        self.unknown[src.name] = Counter()
+        by_split: dict[str, list[LineSample]] = {"train": [], "val": [], "test": []}
+        for s in samples:
+            self.unknown[src.name].update(self.charset.unknown(normalize_text(s.text)))
+            s.image = to_height(s.image, c.height)  # scale once: smaller and faster to batch
+            split = (
+                src.split
+                if src.split != "auto"
+                else doc_split(s.doc, c.val_fraction, c.test_fraction)
+            )
+            by_split[split].append(s)
+        if by_split["train"]:
+            self.train_parts.append(by_split["train"])
+            self.train_weights.append(src.weight)
+        for split in ("val", "test"):
+            if by_split[split]:
+                self.eval_sets[split][src.name] = by_split[split]
+        log.info(
+            "%s: train %d, val %d, test %d lines",
+            src.name,
+            *(len(by_split[k]) for k in ("train", "val", "test")),
+        )
+
+    def _dataset(self, parts: list) -> Lines:
+        return Lines(parts, self.charset, self.config.height, self.config.ctc_stride)
+
+    def _loader(self, ds: Lines, **kw) -> DataLoader:
+        n = self.config.num_workers
+        return DataLoader(
+            ds,
+            num_workers=n,
+            persistent_workers=n > 0,
+            collate_fn=partial(collate, pad_to=self.config.ctc_stride),
+            **kw,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        c, ds = self.config, self._dataset(self.train_parts)
+        trainer = self.trainer if self._has_trainer() else None
+        sampler = BucketBatchSampler(
+            [len(p) for p in self.train_parts],
+            self.train_weights,
+            ds.width_of,
+            batch_size=c.batch_size,
+            lines_per_epoch=c.lines_per_epoch,
+            seed=c.seed,
+            bucket_factor=c.bucket_factor,
+            fresh=[isinstance(p, SyntheticLines) for p in self.train_parts],
+            rank=trainer.global_rank if trainer else 0,
+            world_size=trainer.world_size if trainer else 1,
+            epoch=trainer.current_epoch if trainer else 0,
+        )
+        return self._loader(ds, batch_sampler=sampler)
+
+    def _has_trainer(self) -> bool:
+        try:
+            return self.trainer is not None
+        except RuntimeError:
+            return False
+
+    def eval_names(self, split: str) -> list[str]:
+        """Names of the val or test sets, in dataloader order."""
+        return list(self.eval_sets[split])
+
+    def _eval_loaders(self, split: str) -> list[DataLoader]:
+        loaders = []
+        for samples in self.eval_sets[split].values():
+            order = sorted(range(len(samples)), key=lambda i: samples[i].image.shape[1])
+            ds = self._dataset([[samples[i] for i in order]])  # sorted: little padding
+            loaders.append(self._loader(ds, batch_size=self.config.batch_size, shuffle=False))
+        return loaders
+
+    def val_dataloader(self) -> list[DataLoader]:
+        return self._eval_loaders("val")
+
+    def test_dataloader(self) -> list[DataLoader]:
+        return self._eval_loaders("test")

@@ -1,0 +1,45 @@
+"""Contact sheets: line images with their text, for people to look at."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from training.data.lines import LineSample
+
+LABEL_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")  # Debian fonts-dejavu-core
+ROW_HEIGHT = 64  # every line is shown at this height
+LABEL_HEIGHT = 22
+
+
+def contact_sheet(samples: Sequence[LineSample], width: int = 1400) -> Image.Image:
+    """One row per sample: the line image, then its text underneath in a plain font."""
+    # Pillow's built-in font lacks accents; DejaVu has them all.
+    label_font = (
+        ImageFont.truetype(str(LABEL_FONT), 16)
+        if LABEL_FONT.exists()
+        else ImageFont.load_default(size=16)
+    )
+    rows = ROW_HEIGHT + LABEL_HEIGHT + 6
+    sheet = Image.new("RGB", (width, rows * len(samples) + 4), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, s in enumerate(samples):
+        img = Image.fromarray(s.image)
+        w = max(1, round(img.width * ROW_HEIGHT / img.height))
+        img = img.resize((min(w, width - 8), ROW_HEIGHT), Image.BILINEAR)
+        y = i * rows + 4
+        sheet.paste(img.convert("RGB"), (4, y))
+        draw.text((4, y + ROW_HEIGHT + 2), s.text, fill=(200, 0, 0), font=label_font)
+        draw.line([(0, y + rows - 3), (width, y + rows - 3)], fill=(210, 210, 230))
+    return sheet
+
+
+def save_png(img: Image.Image, path: Path) -> None:
+    """Write a PNG atomically: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    img.save(tmp, format="PNG")
+    os.replace(tmp, path)

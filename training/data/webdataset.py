@@ -1,0 +1,248 @@
+"""WebDataset tar shards of text lines: KEY.jpg|png + KEY.txt + KEY.json, streamed in order."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+from PIL import Image
+
+from training.data.lines import LineSample
+from training.errors import DataError
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")
+_LINE_SUFFIX = re.compile(r"[_-]l?\d+$")  # "page_l001" -> "page": the line number of a key
+
+
+def to_grey(img: Image.Image) -> np.ndarray:
+    """Greyscale (H, W) uint8 array of a PIL image; transparency is flattened onto white paper."""
+    if img.mode.startswith("I;16"):
+        # 16-bit scans: PIL's convert("L") would clip, so scale 0..65535 down to 0..255
+        return (np.asarray(img, dtype=np.float32) / 257.0).round().astype(np.uint8)
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        # transparent pixels have arbitrary colour (often black); the paper is white
+        rgba = img.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(paper, rgba)
+    return np.asarray(img.convert("L"), dtype=np.uint8).copy()
+
+
+def decode_grey(source: bytes | Path, where: str) -> np.ndarray:
+    """Decode an image (bytes or file) to greyscale uint8; DataError naming `where` if unusable."""
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
+            img.load()
+            return to_grey(img)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise DataError(
+            f"{where}: cannot decode image ({exc}); replace it with a valid JPEG/PNG/WebP/TIFF "
+            "or drop the sample"
+        ) from exc
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    """(key, ext) as WebDataset splits a member name: the key ends at the basename's first dot."""
+    name = name.removeprefix("./")
+    folder, _, base = name.rpartition("/")
+    stem, _, ext = base.partition(".")
+    return (f"{folder}/{stem}" if folder else stem), ext.lower()
+
+
+def _doc_of(key: str, meta: dict) -> str:
+    """Document of a sample: meta group, else meta page, else the key's folder or prefix."""
+    for field in ("group", "page"):
+        if meta.get(field):
+            return str(meta[field])
+    if "/" in key:
+        return key.rpartition("/")[0]
+    return _LINE_SUFFIX.sub("", key) or key
+
+
+def _pick(parts: dict[str, bytes], exts: tuple[str, ...]) -> str | None:
+    """The member extension to use for a type: exact first, else like 'line.png' (by last part)."""
+    exact = [ext for ext in exts if ext in parts]
+    dotted = sorted(ext for ext in parts if ext.rpartition(".")[2] in exts)
+    return (exact + dotted)[0] if exact or dotted else None
+
+
+def _build(shard: str, key: str, parts: dict[str, bytes]) -> LineSample:
+    """Turn the members of one key into a LineSample; DataError if a part is missing or bad."""
+    image_ext = _pick(parts, IMAGE_EXTS)
+    text_ext = _pick(parts, ("txt",))
+    if image_ext is None:
+        raise DataError(
+            f"{shard}: sample {key!r} has no image (members: {sorted(parts)}); expected "
+            f"{key}.jpg/.png/.webp beside {key}.txt, adjacent in the tar"
+        )
+    if text_ext is None:
+        raise DataError(
+            f"{shard}: sample {key!r} has no transcription (members: {sorted(parts)}); expected "
+            f"{key}.txt beside {key}.{image_ext}, adjacent in the tar"
+        )
+    try:
+        text = parts[text_ext].decode("utf-8").removeprefix("\ufeff").rstrip()
+        meta = json.loads(parts["json"]) if "json" in parts else {}
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(
+            f"{shard}: sample {key!r} has unreadable text or JSON ({exc}); "
+            "write KEY.txt and KEY.json as UTF-8"
+        ) from exc
+    if not isinstance(meta, dict):
+        raise DataError(
+            f"{shard}: sample {key!r}: {key}.json holds {type(meta).__name__}, "
+            "expected a JSON object"
+        )
+    if not text:
+        raise DataError(
+            f"{shard}: sample {key!r} has an empty transcription; transcribe it or "
+            "drop it from the shard"
+        )
+    image = decode_grey(parts[image_ext], f"{shard}: sample {key!r} ({key}.{image_ext})")
+    meta["key"] = key  # the shard's key is the truth; write_shard reuses it
+    return LineSample(image=image, text=text, doc=_doc_of(key, meta), meta=meta)
+
+
+def _groups(tf: tarfile.TarFile, shard: str) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """Yield (key, {ext: bytes}) for runs of adjacent members sharing a key, in tar order."""
+    key: str | None = None
+    parts: dict[str, bytes] = {}
+    for member in tf:
+        if member.isfile():
+            name_key, ext = _split_name(member.name)
+            if not name_key.rpartition("/")[2]:  # basename starts with a dot
+                log.debug("%s: skipping hidden member %s", shard, member.name)  # e.g. macOS ._*
+            else:
+                if name_key != key:
+                    if key is not None:
+                        yield key, parts
+                    key, parts = name_key, {}
+                if ext in parts:
+                    raise DataError(
+                        f"{shard}: member {member.name!r} appears twice; keys must "
+                        "be unique within a shard"
+                    )
+                parts[ext] = tf.extractfile(member).read()  # type: ignore[union-attr]
+        tf.members = []  # type: ignore[attr-defined]  # streaming mode would otherwise keep every TarInfo in memory
+    if key is not None:
+        yield key, parts
+
+
+def read_shard(path: Path | str | IO[bytes], *, strict: bool = True) -> Iterator[LineSample]:
+    """Stream the line samples of a tar shard (path or readable binary stream) in tar order.
+
+    With strict=False, samples lacking image or text, or with a corrupt image, are skipped and
+    counted in one warning at the end instead of raising DataError.
+    """
+    skipped: list[str] = []
+    total = 0
+    if isinstance(path, (str, Path)):
+        shard, name, fileobj = str(path), path, None
+    else:
+        shard, name, fileobj = str(getattr(path, "name", "<stream>")), None, path
+    try:
+        with tarfile.open(name, mode="r|*", fileobj=fileobj) as tf:
+            for key, parts in _groups(tf, shard):
+                total += 1
+                try:
+                    yield _build(shard, key, parts)
+                except DataError as exc:
+                    if strict:
+                        raise
+                    skipped.append(key)
+                    log.debug("skipping sample: %s", exc)
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise DataError(
+            f"{shard}: not a readable tar shard ({exc}); re-download or rebuild it"
+        ) from exc
+    if skipped:
+        log.warning(
+            "%s: skipped %d of %d samples lacking image/text or with a corrupt image, e.g. %s",
+            shard,
+            len(skipped),
+            total,
+            ", ".join(skipped[:5]),
+        )
+
+
+def load_shard(path: Path | str | IO[bytes], *, strict: bool = True) -> list[LineSample]:
+    """All line samples of a tar shard, eagerly, in tar order."""
+    return list(read_shard(path, strict=strict))
+
+
+def _member(tf: tarfile.TarFile, name: str, data: bytes, mtime: int) -> None:
+    """Add one in-memory file to an open tar."""
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = len(data), mtime, 0o644
+    tf.addfile(info, io.BytesIO(data))
+
+
+def _sample_key(i: int, sample: LineSample) -> str:
+    """The member key of a sample: meta['key'] if given, else its 8-digit index."""
+    key = str(sample.meta.get("key") or f"{i:08d}")
+    base = key.rpartition("/")[2]
+    if not base or "." in base or key.startswith("/") or ".." in key.split("/"):
+        raise DataError(
+            f"sample {i}: key {key!r} cannot name tar members; use a key without "
+            "dots, '..' or a leading '/' in meta['key']"
+        )
+    return key
+
+
+def _sample_parts(key: str, sample: LineSample) -> tuple[bytes, bytes, bytes]:
+    """PNG, text and JSON bytes of one sample."""
+    if not sample.text.strip():
+        raise DataError(
+            f"sample {key!r} has an empty transcription; read_shard would reject "
+            "it, so transcribe or drop it"
+        )
+    buf = io.BytesIO()
+    Image.fromarray(sample.image).save(buf, format="PNG")
+    meta = {**sample.meta, "key": key} | ({"group": sample.doc} if sample.doc else {})
+    try:
+        meta_json = json.dumps(meta, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise DataError(
+            f"sample {key!r}: meta is not JSON-serialisable ({exc}); keep meta to "
+            "plain str/int/float/bool/list/dict values"
+        ) from exc
+    return buf.getvalue(), (sample.text + "\n").encode("utf-8"), meta_json
+
+
+def write_shard(samples: Iterable[LineSample], path: Path | str) -> int:
+    """Write samples to a tar shard as KEY.png + KEY.txt + KEY.json, atomically; return count."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    keys: set[str] = set()
+    mtime = int(time.time())
+    try:
+        with os.fdopen(fd, "wb") as fh, tarfile.open(fileobj=fh, mode="w") as tf:
+            for i, sample in enumerate(samples):
+                key = _sample_key(i, sample)
+                if key in keys:
+                    raise DataError(
+                        f"{path}: key {key!r} is used twice; make meta['key'] unique "
+                        "or leave it out to number samples"
+                    )
+                keys.add(key)
+                png, txt, meta = _sample_parts(key, sample)
+                for ext, data in (("png", png), ("txt", txt), ("json", meta)):
+                    _member(tf, f"{key}.{ext}", data, mtime)
+        os.replace(tmp_name, path)  # readers never see a half-written shard
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    log.info("wrote %d samples to %s", len(keys), path)
+    return len(keys)

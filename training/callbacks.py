@@ -1,0 +1,113 @@
+"""Callbacks: checkpoint on preemption, sample predictions for people, throughput."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+log = logging.getLogger(__name__)
+
+
+class PreemptionCheckpoint(L.Callback):
+    """On SIGTERM or Ctrl-C, save `last.ckpt` so that rerunning the command continues."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        if not isinstance(exception, KeyboardInterrupt | SIGTERMException):
+            return
+        log.warning(
+            "interrupted (%s) at step %d: saving %s",
+            type(exception).__name__,
+            trainer.global_step,
+            self.path,
+        )
+        trainer.save_checkpoint(self.path)
+
+
+class Throughput(L.Callback):
+    """Training lines per second, in the progress bar and the loggers."""
+
+    def __init__(self) -> None:
+        self._t0 = 0.0
+        self._lines = 0
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        if not self._t0:
+            self._t0 = time.perf_counter()
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        self._lines += len(batch["texts"]) * trainer.world_size
+        elapsed = time.perf_counter() - self._t0
+        if elapsed > 0:
+            pl_module.log(
+                "lines_per_s", self._lines / elapsed, prog_bar=True, on_step=True, batch_size=1
+            )
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._t0, self._lines = 0.0, 0  # validation time is not training time
+
+
+class SamplePredictions(L.Callback):
+    """At each validation: image, truth and prediction of a few lines, to TB and W&B."""
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        samples = getattr(pl_module, "last_samples", {})
+        step = trainer.global_step
+        for logger in trainer.loggers:
+            for name, rows in samples.items():
+                if isinstance(logger, TensorBoardLogger):
+                    _to_tensorboard(logger, name, rows, step)
+                elif isinstance(logger, WandbLogger):
+                    _to_wandb(logger, name, rows, step)
+
+
+def _ink_to_image(img: torch.Tensor) -> torch.Tensor:
+    """(1, H, W) ink-positive input -> (1, H, W) dark ink on white, for viewing."""
+    return 1.0 - img.float().clamp(0, 1)
+
+
+def _to_tensorboard(logger: TensorBoardLogger, name: str, rows: list, step: int) -> None:
+    width = max(img.shape[-1] for img, _, _ in rows)
+    grid = torch.ones(len(rows), 1, rows[0][0].shape[-2], width)
+    for i, (img, _, _) in enumerate(rows):
+        grid[i, :, :, : img.shape[-1]] = _ink_to_image(img)
+    logger.experiment.add_images(f"samples/{name}", grid, step)
+    table = "| truth | prediction |\n|---|---|\n" + "\n".join(
+        f"| {_md(t)} | {_md(p)} |" for _, t, p in rows
+    )
+    logger.experiment.add_text(f"samples/{name}", table, step)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|") or " "
+
+
+def _to_wandb(logger: WandbLogger, name: str, rows: list, step: int) -> None:
+    import wandb
+
+    data = [[wandb.Image(_ink_to_image(img)[0].numpy()), truth, pred] for img, truth, pred in rows]
+    logger.log_table(
+        key=f"samples/{name}", columns=["image", "truth", "prediction"], data=data, step=step
+    )

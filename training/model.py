@@ -1,0 +1,133 @@
+"""The recognizer network: a convolutional front end, a sequence model, CTC logits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from training.errors import ConfigError
+
+SEQUENCE_MODELS = ("lstm", "transformer", "conv")
+
+
+@dataclass
+class ModelConfig:
+    """Size and shape of the network."""
+
+    height: int = 40  # input height in pixels (must match data.height)
+    channels: tuple[int, ...] = (32, 64, 96, 128)  # conv widths; the first two halve H and W
+    sequence: str = "lstm"  # lstm | transformer | conv
+    hidden: int = 192  # width of the sequence model
+    layers: int = 2  # sequence-model layers
+    dropout: float = 0.15
+
+    def __post_init__(self) -> None:
+        if self.sequence not in SEQUENCE_MODELS:
+            raise ConfigError(f"model.sequence={self.sequence!r}; choose from {SEQUENCE_MODELS}")
+        if self.height % 8 or self.height < 16:
+            raise ConfigError(f"model.height={self.height}; use a multiple of 8, at least 16")
+        if len(self.channels) < 2:
+            raise ConfigError(f"model.channels={self.channels}; give at least two conv widths")
+        self.channels = tuple(int(c) for c in self.channels)
+
+    @property
+    def stride(self) -> int:
+        """Input pixels per output time step."""
+        return 4
+
+
+def _conv(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
+
+
+class ConvSequence(nn.Module):
+    """Stacked 1-D depthwise-separable convolutions with residuals: the cheapest context."""
+
+    def __init__(self, dim: int, layers: int, dropout: float) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            nn.Sequential(
+                nn.Conv1d(dim, dim, 7, padding=3, groups=dim),
+                nn.BatchNorm1d(dim),
+                nn.Conv1d(dim, dim, 1),
+                nn.GELU(),
+                nn.Dropout(dropout),
+            )
+            for _ in range(layers * 2)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, D) -> (B, T, D)
+        y = x.transpose(1, 2)
+        for block in self.blocks:
+            y = y + block(y)
+        return y.transpose(1, 2)
+
+
+class Recognizer(nn.Module):
+    """Line image (B, 1, H, W) with ink 1 on paper 0 -> CTC log-probabilities (T, B, C)."""
+
+    def __init__(self, config: ModelConfig, num_classes: int) -> None:
+        super().__init__()
+        self.config = config
+        ch = config.channels
+        layers: list[nn.Module] = []
+        cin = 1
+        for i, cout in enumerate(ch):
+            layers.append(_conv(cin, cout))
+            # Halve H and W twice (stride 4 along the line), then only H: time steps stay fine.
+            if i < 2:
+                layers.append(nn.MaxPool2d(2))
+            elif i < len(ch) - 1:
+                layers.append(nn.MaxPool2d((2, 1)))
+            cin = cout
+        self.cnn = nn.Sequential(*layers)
+        feat_h = config.height // 4 // 2 ** max(0, len(ch) - 3)
+        self.project = nn.Linear(ch[-1] * feat_h, config.hidden)
+        self.sequence = self._sequence(config)
+        out_dim = config.hidden * (2 if config.sequence == "lstm" else 1)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(out_dim, num_classes)
+
+    @staticmethod
+    def _sequence(c: ModelConfig) -> nn.Module:
+        if c.sequence == "lstm":
+            return nn.LSTM(
+                c.hidden,
+                c.hidden,
+                num_layers=c.layers,
+                bidirectional=True,
+                batch_first=True,
+                dropout=c.dropout if c.layers > 1 else 0.0,
+            )
+        if c.sequence == "transformer":
+            layer = nn.TransformerEncoderLayer(
+                c.hidden, nhead=4, dim_feedforward=2 * c.hidden, dropout=c.dropout, batch_first=True
+            )
+            return nn.TransformerEncoder(layer, c.layers, enable_nested_tensor=False)
+        return ConvSequence(c.hidden, c.layers, c.dropout)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        f = self.cnn(images)  # (B, C, H', T)
+        b, c, h, t = f.shape
+        f = f.permute(0, 3, 1, 2).reshape(b, t, c * h)  # (B, T, C*H')
+        x = self.project(f)  # (B, T, D)
+        if isinstance(self.sequence, nn.LSTM):
+            x, _ = self.sequence(x)
+        else:
+            x = self.sequence(x)
+        logits = self.head(self.dropout(x)).float()  # CTC wants float32 even under bf16
+        return logits.log_softmax(-1).transpose(0, 1)  # (T, B, C)
+
+
+def output_lengths(widths: torch.Tensor, stride: int) -> torch.Tensor:
+    """Time steps the network produces for input widths (floor division by the stride)."""
+    return torch.div(widths, stride, rounding_mode="floor").clamp(min=1)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

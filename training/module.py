@@ -1,0 +1,141 @@
+"""The LightningModule: one shared step for train/val/test around the plain Recognizer."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+from torchmetrics.text import CharErrorRate, WordErrorRate
+
+from training.cli import to_dict
+from training.config import TrainConfig
+from training.ctc import greedy_decode
+from training.data.charset import Charset
+from training.model import Recognizer, count_parameters, output_lengths
+
+
+class LitRecognizer(L.LightningModule):
+    """Trains a Recognizer with CTC; logs loss, CER and WER per stage and per dataset."""
+
+    def __init__(self, config: TrainConfig, eval_names: dict[str, list[str]] | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.charset = Charset(config.data.charset)
+        self.model = Recognizer(config.model, len(self.charset))
+        self.ctc = nn.CTCLoss(blank=0, zero_infinity=True)
+        self.eval_names = eval_names or {"val": ["val"], "test": ["test"]}
+        self.metrics = nn.ModuleDict()
+        for stage, names in [("train", ["all"]), *self.eval_names.items()]:
+            for name in [*names, "all"]:
+                self.metrics[f"{stage}__{name}__cer"] = CharErrorRate()
+                self.metrics[f"{stage}__{name}__wer"] = WordErrorRate()
+        # The full config travels in every checkpoint (hyper_parameters) and in the loggers.
+        self.save_hyperparameters(
+            {
+                "config": to_dict(config),
+                "eval_names": self.eval_names,
+                "parameters": count_parameters(self.model),
+            }
+        )
+        self.last_samples: dict[str, list[tuple[torch.Tensor, str, str]]] = {}
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model(images)
+
+    def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[str]:
+        """Texts of a batch of CTC outputs."""
+        ids, _ = greedy_decode(log_probs.detach(), lengths)
+        return [self.charset.decode(x) for x in ids]
+
+    def _step(self, batch: dict, stage: str, name: str) -> torch.Tensor:
+        log_probs = self.model(batch["images"])  # (T, B, C)
+        lengths = output_lengths(batch["widths"], self.config.model.stride).clamp(
+            max=log_probs.shape[0]
+        )
+        loss = self.ctc(log_probs, batch["targets"], lengths, batch["target_lengths"])
+        bs = len(batch["texts"])
+        self.log(
+            f"{stage}/loss",
+            loss,
+            batch_size=bs,
+            prog_bar=stage == "train",
+            add_dataloader_idx=False,
+            sync_dist=stage != "train",
+        )
+        if stage == "train" and self.global_step % self.config.trainer.log_every_n_steps:
+            return loss  # decoding every training batch would cost more than it tells
+        preds = self.decode(log_probs, lengths)
+        for key in {name, "all"}:
+            for metric in ("cer", "wer"):
+                self.metrics[f"{stage}__{key}__{metric}"](preds, batch["texts"])
+        if stage != "train" and name not in self.last_samples:
+            self.last_samples[name] = list(
+                zip(
+                    batch["images"][: self.config.log.samples].cpu(),
+                    batch["texts"],
+                    preds,
+                    strict=False,
+                )
+            )
+        self._log_metrics(stage, name, bs)
+        return loss
+
+    def _log_metrics(self, stage: str, name: str, bs: int) -> None:
+        on_step = stage == "train"
+        for key in {name, "all"}:
+            suffix = "" if key == "all" else f"/{key}"
+            for metric in ("cer", "wer"):
+                self.log(
+                    f"{stage}/{metric}{suffix}",
+                    self.metrics[f"{stage}__{key}__{metric}"],
+                    on_step=on_step,
+                    on_epoch=not on_step,
+                    batch_size=bs,
+                    prog_bar=metric == "cer" and key == "all",
+                    add_dataloader_idx=False,
+                )
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train", "all")
+
+    def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._step(batch, "val", self.eval_names["val"][dataloader_idx])
+
+    def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._step(batch, "test", self.eval_names["test"][dataloader_idx])
+
+    def on_validation_epoch_start(self) -> None:
+        self.last_samples = {}
+
+    def configure_optimizers(self) -> Any:
+        o = self.config.optim
+        decay = [p for n, p in self.named_parameters() if p.ndim >= 2]
+        no_decay = [p for n, p in self.named_parameters() if p.ndim < 2]
+        opt = torch.optim.AdamW(
+            [
+                {"params": decay, "weight_decay": o.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0},
+            ],
+            lr=o.lr,
+        )
+        total = self.config.trainer.max_steps
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: lr_factor(s, o.warmup_steps, total, o.min_lr_ratio)
+        )
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["htr"] = {"config": to_dict(self.config), "charset": self.charset.chars}
+
+
+def lr_factor(step: int, warmup: int, total: int, floor: float) -> float:
+    """Linear warm-up to 1, then cosine decay to `floor` at `total` (constant if total <= 0)."""
+    if step < warmup:
+        return (step + 1) / warmup
+    if total <= warmup:
+        return 1.0
+    progress = min(1.0, (step - warmup) / (total - warmup))
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))

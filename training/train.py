@@ -1,0 +1,213 @@
+"""Train a recognizer: `python -m training.train --preset quick [--section.key value ...]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+import yaml
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
+
+from training.callbacks import PreemptionCheckpoint, SamplePredictions, Throughput
+from training.cli import add_arguments, apply_overrides, load_yaml, to_dict
+from training.config import TrainConfig, preset
+from training.data.datamodule import LineDataModule
+from training.errors import ConfigError, HTRError
+from training.module import LitRecognizer
+
+log = logging.getLogger("training.train")
+
+
+def run_dir(cfg: TrainConfig) -> Path:
+    """The folder of a run: config, checkpoints, TensorBoard and W&B files."""
+    return Path(cfg.log.root) / cfg.log.name
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def resume_path(cfg: TrainConfig, last: Path) -> Path | None:
+    """The checkpoint to continue from, per `cfg.resume`; refuses to overwrite a run."""
+    if cfg.resume == "always" and not last.exists():
+        raise ConfigError(f"resume=always but {last} does not exist; run without --resume first")
+    if cfg.resume == "never" and last.exists():
+        raise ConfigError(
+            f"{last} exists and resume=never; choose another --log.name, "
+            "or --resume auto to continue that run"
+        )
+    return last if last.exists() else None
+
+
+def _wandb_logger(cfg: TrainConfig, run: Path) -> WandbLogger:
+    # W&B stages runs and artifacts under the run folder, never under the home directory.
+    for var, sub in [
+        ("WANDB_DIR", ""),
+        ("WANDB_CACHE_DIR", "wandb-cache"),
+        ("WANDB_DATA_DIR", "wandb-data"),
+        ("WANDB_CONFIG_DIR", "wandb-config"),
+    ]:
+        os.environ[var] = str((run / sub).resolve())
+        (run / sub).mkdir(parents=True, exist_ok=True)
+    os.environ["WANDB_MODE"] = cfg.log.wandb
+    id_file = run / "wandb_id"
+    if not id_file.exists():  # one W&B run per run folder: a resumed run appends to it
+        _write_atomic(id_file, uuid.uuid4().hex[:12])
+    return WandbLogger(
+        project=cfg.log.wandb_project,
+        name=cfg.log.name,
+        save_dir=str(run),
+        id=id_file.read_text().strip(),
+        resume="allow",
+        log_model=True,
+        # offline=False: Lightning refuses log_model when offline, but W&B
+        # itself stages artifacts offline under WANDB_MODE=offline.
+        offline=False,
+    )
+
+
+def build_loggers(cfg: TrainConfig, run: Path) -> list[Logger]:
+    """TensorBoard always; W&B unless disabled."""
+    loggers: list[Logger] = [
+        TensorBoardLogger(str(run), name="tensorboard", version="", default_hp_metric=False)
+    ]
+    if cfg.log.wandb != "disabled":
+        loggers.append(_wandb_logger(cfg, run))
+    return loggers
+
+
+def build_trainer(cfg: TrainConfig, run: Path) -> L.Trainer:
+    """A Lightning Trainer from the config's trainer section."""
+    t = cfg.trainer
+    ckpt_dir = run / "checkpoints"
+    callbacks = [
+        ModelCheckpoint(
+            dirpath=ckpt_dir,
+            filename="best-{step}",
+            monitor="val/cer",
+            mode="min",
+            save_top_k=1,
+            save_last=True,
+            auto_insert_metric_name=False,
+        ),
+        PreemptionCheckpoint(ckpt_dir / "last.ckpt"),
+        SamplePredictions(),
+        Throughput(),
+        LearningRateMonitor(logging_interval="step"),
+    ]
+    devices: Any = int(t.devices) if t.devices.isdigit() else t.devices
+    return L.Trainer(
+        accelerator=t.accelerator,
+        devices=devices,
+        strategy=t.strategy,
+        num_nodes=t.num_nodes,
+        precision=t.precision,
+        max_time=t.max_time,
+        max_steps=t.max_steps,
+        max_epochs=t.max_epochs,
+        val_check_interval=t.val_check_interval,
+        check_val_every_n_epoch=None if t.val_check_interval else 1,
+        gradient_clip_val=cfg.optim.grad_clip,
+        log_every_n_steps=t.log_every_n_steps,
+        callbacks=callbacks,
+        logger=build_loggers(cfg, run),
+        default_root_dir=str(run),
+        use_distributed_sampler=False,  # the bucket sampler shards batches across ranks itself
+        num_sanity_val_steps=0,
+        enable_model_summary=False,
+    )
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    """Fit (or continue) a run, test the best checkpoint, and return its summary."""
+    cfg.check()
+    run = run_dir(cfg)
+    last = run / "checkpoints" / "last.ckpt"
+    ckpt = resume_path(cfg, last)
+    run.mkdir(parents=True, exist_ok=True)
+    _write_atomic(
+        run / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False, allow_unicode=True)
+    )
+    if cfg.trainer.threads:
+        torch.set_num_threads(cfg.trainer.threads)
+    L.seed_everything(cfg.seed, workers=True)
+    dm = LineDataModule(cfg.data)
+    dm.setup("fit")
+    module = LitRecognizer(cfg, {s: dm.eval_names(s) or [s] for s in ("val", "test")})
+    trainer = build_trainer(cfg, run)
+    log.info("run %s: %s from %s", run, "continuing" if ckpt else "starting", ckpt or "scratch")
+    t0 = time.perf_counter()
+    trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None)
+    if trainer.interrupted:
+        raise KeyboardInterrupt  # checkpoint saved by PreemptionCheckpoint; rerun to continue
+    trainer.save_checkpoint(last)  # max_time may stop mid-epoch: keep the very last state
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    summary = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+    if dm.eval_sets["test"]:
+        results = trainer.test(module, datamodule=dm, ckpt_path=best or None, verbose=False)
+        summary.update({k: float(v) for r in results for k, v in r.items()})
+    summary.update(
+        global_step=trainer.global_step,
+        best_checkpoint=best,
+        fit_seconds=round(time.perf_counter() - t0, 1),
+    )
+    if trainer.is_global_zero:
+        _write_atomic(run / "summary.json", json.dumps(summary, indent=2))
+    return summary
+
+
+def parse_config(argv: list[str] | None) -> TrainConfig:
+    """Preset, then a YAML file, then `--section.key value` flags, in that order."""
+    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__)
+    parser.add_argument("--preset", default="quick", help="quick | full")
+    parser.add_argument("--config", type=Path, help="YAML file with overrides")
+    parser.add_argument(
+        "--resume",
+        dest="resume",
+        nargs="?",
+        const="always",
+        default=argparse.SUPPRESS,
+        help="auto | always | never",
+    )
+    parser.add_argument("--print-config", action="store_true", help="print the config, exit")
+    add_arguments(parser, TrainConfig)
+    args = vars(parser.parse_args(argv))
+    name, file, show = args.pop("preset"), args.pop("config"), args.pop("print_config")
+    overrides = load_yaml(file) if file else {}
+    overrides.update(args)
+    cfg = apply_overrides(preset(name), overrides)
+    if show:
+        yaml.safe_dump(to_dict(cfg), sys.stdout, sort_keys=False, allow_unicode=True)
+        raise SystemExit(0)
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; caller mistakes exit 2 with the message, not a traceback."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        summary = train(parse_config(argv))
+    except HTRError as e:
+        log.error("%s", e)
+        return 2
+    except KeyboardInterrupt:
+        log.warning("stopped; the last checkpoint is saved: rerun the same command to continue")
+        return 130
+    log.info("done: %s", json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,7 +14,8 @@ SYSTEM_PACKAGES := fonts-dkg-handwriting fonts-breip fonts-sjfonts fonts-kristi 
 	fonts-dancingscript fonts-kaushanscript fonts-lobstertwo fonts-leckerli-one \
 	fonts-comic-neue fonts-ecolier-court fonts-dejavu-core dasher-data git-lfs
 
-.PHONY: setup system venv demo preview test lint format typecheck clean
+.PHONY: setup system venv demo preview train quick export-model publish tensorboard ablation test \
+	lint format typecheck clean
 
 setup: system venv
 
@@ -35,13 +36,38 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install -q -r requirements.txt
 	touch $@
 
-# The main job on embedded defaults; grows as the project does.
+# The main job on embedded defaults: look at the data, train the quick preset (synthetic
+# lines, under 10 minutes on 2 cores), export the TorchScript model, evaluate it and publish
+# it to the local Hub (.hub/, a bare git repo with Git LFS).
 demo: setup
 	$(BIN)/python -m training.data preview --out artifacts/preview.png
 	$(BIN)/python -m training.data speed
+	$(BIN)/python -m training.train --preset quick
+	$(MAKE) --no-print-directory export-model RUN=quick publish
 
 preview: setup
 	$(BIN)/python -m training.data preview --out artifacts/preview.png
+
+quick: setup
+	$(BIN)/python -m training.train --preset quick
+
+# The full preset: synthetic plus the real lines of ../shared/data/lines (2 hours on 2 cores).
+train: setup
+	$(BIN)/python -m training.train --preset full
+
+RUN ?= quick
+export-model: venv
+	$(BIN)/python -m training.export $$(ls -t runs/$(RUN)/checkpoints/best-*.ckpt | head -1)
+	$(BIN)/python -m training.evaluate
+
+publish: venv
+	$(BIN)/python -m training.publish
+
+tensorboard: venv
+	$(BIN)/tensorboard --logdir runs --host 127.0.0.1 --port 6006
+
+ablation: setup
+	$(BIN)/python -m bench.ablation --seconds 150
 
 test: setup
 	$(BIN)/ruff check .

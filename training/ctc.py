@@ -27,6 +27,7 @@ def greedy_decode(
         if n > 1:
             keep[1:] = seq[1:] != seq[:-1]
         keep = keep & (seq != 0)
-        out.append(seq[keep].tolist())
+        kept: List[int] = seq[keep].tolist()  # noqa: UP006
+        out.append(kept)
         conf.append(float(best_cpu[b, :n].mean().exp()) if n > 0 else 1.0)
     return out, conf

@@ -148,6 +148,18 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     module = LitRecognizer(cfg, {s: dm.eval_names(s) or [s] for s in ("val", "test")})
     trainer = build_trainer(cfg, run)
     log.info("run %s: %s from %s", run, "continuing" if ckpt else "starting", ckpt or "scratch")
+    try:
+        summary = _fit_and_test(trainer, module, dm, ckpt, last)
+    finally:
+        _finish_loggers(trainer)
+    if trainer.is_global_zero:
+        _write_atomic(run / "summary.json", json.dumps(summary, indent=2))
+    return summary
+
+
+def _fit_and_test(
+    trainer: L.Trainer, module: LitRecognizer, dm: LineDataModule, ckpt: Path | None, last: Path
+) -> dict[str, Any]:
     t0 = time.perf_counter()
     trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None)
     if trainer.interrupted:
@@ -163,9 +175,14 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         best_checkpoint=best,
         fit_seconds=round(time.perf_counter() - t0, 1),
     )
-    if trainer.is_global_zero:
-        _write_atomic(run / "summary.json", json.dumps(summary, indent=2))
     return summary
+
+
+def _finish_loggers(trainer: L.Trainer) -> None:
+    """Flush W&B's offline run to disk (Lightning leaves the run open)."""
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger) and logger._experiment is not None:
+            logger.experiment.finish()
 
 
 def parse_config(argv: list[str] | None) -> TrainConfig:

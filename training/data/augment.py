@@ -97,3 +97,28 @@ def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         Image.fromarray(out).save(buf, format="JPEG", quality=int(rng.integers(25, 90)))
         out = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("L"))
     return out
+
+
+def distort_real(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Light training-time variation of a real (H, W) uint8 line: width, slant, contrast, blur."""
+    h, w = img.shape
+    if rng.random() < 0.7:  # writers differ in letter width
+        w = max(8, int(w * rng.uniform(0.8, 1.2)))
+        img = np.asarray(Image.fromarray(img).resize((w, h), Image.BILINEAR))
+    if rng.random() < 0.5:  # and in slant; shear the ink, keep the paper
+        paper = float(np.percentile(img, 90))
+        ink = np.clip((paper - img.astype(np.float32)) / max(paper, 1.0), 0, 1)
+        ink = slant(ink, rng, max_shear=0.3)
+        img = np.clip(paper * (1 - ink), 0, 255).astype(np.uint8)
+    out = img.astype(np.float32)
+    if rng.random() < 0.5:
+        lo, hi = rng.uniform(0, 50), rng.uniform(205, 255)
+        out = lo + out * (hi - lo) / 255.0
+    if rng.random() < 0.2:
+        out = np.asarray(
+            Image.fromarray(out.astype(np.uint8)).filter(
+                ImageFilter.GaussianBlur(radius=float(rng.uniform(0.3, 0.9)))
+            ),
+            dtype=np.float32,
+        )
+    return np.clip(out, 0, 255).astype(np.uint8)

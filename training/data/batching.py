@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
+from training.preprocess import to_ink
+
 Key = tuple[int, int]  # (part index, item index within the part)
 
 
@@ -86,7 +88,7 @@ def collate(batch: list[tuple[np.ndarray, list[int], str]], pad_to: int = 8) -> 
     w = -(-w // pad_to) * pad_to
     images = torch.zeros(len(batch), 1, h, w)
     for i, (img, _, _) in enumerate(batch):
-        images[i, 0, :, : img.shape[1]] = 1.0 - torch.tensor(img, dtype=torch.float32) / 255.0
+        images[i, 0, :, : img.shape[1]] = to_ink(torch.tensor(img, dtype=torch.float32))
     targets = [t for _, t, _ in batch]
     return {
         "images": images,

@@ -10,18 +10,22 @@ from pathlib import Path
 
 import lightning as L
 import numpy as np
+import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from training.data.augment import distort_real
 from training.data.batching import BucketBatchSampler, Key, collate
 from training.data.charset import CHARSET, Charset, normalize_text
 from training.data.lines import LineSample
 from training.data.sources import SourceConfig, doc_split, load_source
 from training.data.synthetic import SyntheticConfig, SyntheticLines
+from training.preprocess import resize_to_height
 
 log = logging.getLogger(__name__)
 
 SEED_STRIDE = 1_000_003  # synthetic val/test seeds sit far from the training seed
+MAX_WIDTH = 4096  # widest model input in pixels: longer lines are squeezed (serving does too)
 
 
 @dataclass
@@ -38,17 +42,19 @@ class DataConfig:
     num_workers: int = 1  # loader processes; the synthetic generator runs in them
     bucket_factor: int = 50  # batches drawn ahead and sorted by width to cut padding
     ctc_stride: int = 4  # pixels per model time step: narrower lines are widened to fit CTC
+    augment_real: bool = True  # vary real training lines (width, slant, contrast, blur)
     seed: int = 0
     cache_dir: str = "cache/data"  # downloads land here
     charset: str = CHARSET
 
 
 def to_height(img: np.ndarray, height: int) -> np.ndarray:
-    """Scale a (H, W) uint8 line to `height`, keeping the aspect ratio."""
+    """Scale a (H, W) uint8 line to `height` with the serving code's resize (one definition)."""
     if img.shape[0] == height:
         return img
-    width = max(1, round(img.shape[1] * height / img.shape[0]))
-    return np.asarray(Image.fromarray(img).resize((width, height), Image.BILINEAR))
+    grey = torch.from_numpy(np.ascontiguousarray(img)).float()
+    out = resize_to_height(grey, height, MAX_WIDTH)
+    return out.round().clamp(0, 255).to(torch.uint8).numpy()
 
 
 def fit_ctc(img: np.ndarray, n_targets: int, stride: int) -> np.ndarray:
@@ -62,11 +68,15 @@ def fit_ctc(img: np.ndarray, n_targets: int, stride: int) -> np.ndarray:
 class Lines(Dataset):
     """Lines of several parts (real lists or a synthetic generator), addressed by (part, i)."""
 
-    def __init__(self, parts: list, charset: Charset, height: int, stride: int) -> None:
+    def __init__(
+        self, parts: list, charset: Charset, height: int, stride: int, augment: bool = False
+    ) -> None:
         self.parts = parts
         self.charset = charset
         self.height = height
         self.stride = stride
+        self.augment = augment  # vary real lines (synthetic ones vary by construction)
+        self._rng = np.random.default_rng()
 
     def __len__(self) -> int:
         return sum(len(p) for p in self.parts)
@@ -76,7 +86,10 @@ class Lines(Dataset):
         s: LineSample = self.parts[part][i]
         text = normalize_text(s.text)
         target = self.charset.encode(text)
-        img = fit_ctc(to_height(s.image, self.height), len(target), self.stride)
+        img = to_height(s.image, self.height)
+        if self.augment and not isinstance(self.parts[part], SyntheticLines):
+            img = distort_real(img, self._rng)
+        img = fit_ctc(img, len(target), self.stride)
         return img, target, self.charset.decode(target)
 
     def width_of(self, key: Key) -> float:
@@ -153,8 +166,8 @@ class LineDataModule(L.LightningDataModule):
             *(len(by_split[k]) for k in ("train", "val", "test")),
         )
 
-    def _dataset(self, parts: list) -> Lines:
-        return Lines(parts, self.charset, self.config.height, self.config.ctc_stride)
+    def _dataset(self, parts: list, augment: bool = False) -> Lines:
+        return Lines(parts, self.charset, self.config.height, self.config.ctc_stride, augment)
 
     def _loader(self, ds: Lines, **kw) -> DataLoader:
         n = self.config.num_workers
@@ -167,7 +180,8 @@ class LineDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        c, ds = self.config, self._dataset(self.train_parts)
+        c = self.config
+        ds = self._dataset(self.train_parts, augment=c.augment_real)
         trainer = self.trainer if self._has_trainer() else None
         sampler = BucketBatchSampler(
             [len(p) for p in self.train_parts],

@@ -82,3 +82,15 @@ def test_generator_is_fast_enough_to_feed_training():
     rate = 200 / (time.perf_counter() - t0)
     # One worker must outpace a CPU training step (about 100 lines/s); measured ~350 here.
     assert rate > 100, f"{rate:.0f} lines/s"
+
+
+def test_real_line_distortion_keeps_height_type_and_polarity():
+    from training.data.augment import distort_real
+
+    img = np.full((40, 300), 230, np.uint8)
+    img[12:28, 20:280:4] = 25
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        out = distort_real(img, rng)
+        assert out.dtype == np.uint8 and out.shape[0] == 40 and 200 < out.shape[1] < 400
+        assert np.median(out) > np.percentile(out, 5) + 20

@@ -1,0 +1,82 @@
+"""The command line generated from the config dataclasses."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import yaml
+
+from training.errors import ConfigError
+from training.train import main, parse_config
+
+
+def test_flags_override_the_preset():
+    cfg = parse_config(
+        [
+            "--preset",
+            "full",
+            "--data.batch_size",
+            "8",
+            "--model.channels",
+            "16,32,64",
+            "--trainer.strategy",
+            "ddp",
+            "--trainer.devices",
+            "2",
+        ]
+    )
+    assert cfg.data.batch_size == 8 and cfg.model.channels == (16, 32, 64)
+    assert cfg.trainer.strategy == "ddp" and cfg.trainer.devices == "2"
+    assert {s.name for s in cfg.data.sources} == {"synthetic", "copiste", "hooker"}
+
+
+def test_yaml_file_then_flags(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text(
+        yaml.safe_dump(
+            {
+                "optim": {"lr": 0.01},
+                "data": {
+                    "sources": [
+                        {"uri": "synthetic", "weight": 1},
+                        {"uri": "x/*.tar", "split": "val"},
+                    ]
+                },
+            }
+        )
+    )
+    cfg = parse_config(["--config", str(f), "--optim.lr", "0.02"])
+    assert cfg.optim.lr == 0.02
+    assert [s.split for s in cfg.data.sources] == ["auto", "val"]
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--trainer.precision", "fp8"], "trainer.precision='fp8'; choose from ('32-true'"),
+        (["--model.sequence", "gru"], "model.sequence='gru'; choose from ('lstm'"),
+        (["--log.wandb", "cloud"], "log.wandb='cloud'; choose from ('offline', 'online'"),
+        (["--resume", "sometimes"], "resume='sometimes'; choose from ('auto'"),
+        (["--data.batch_size", "many"], "data.batch_size='many' is not a valid int"),
+        (["--preset", "huge"], "preset='huge'; choose from ('quick', 'full')"),
+    ],
+)
+def test_bad_values_fail_naming_the_key_and_the_choices(argv, needle, caplog):
+    with pytest.raises(ConfigError, match="choose from|not a valid"):
+        parse_config(argv)
+    with caplog.at_level(logging.ERROR):
+        assert main(argv) == 2
+    assert needle in caplog.text
+
+
+def test_unknown_key_in_yaml_lists_the_valid_ones(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("data:\n  batchsize: 3\n")
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['batchsize'\].*'batch_size'"):
+        parse_config(["--config", str(f)])
+
+
+def test_mismatched_heights_are_refused(tiny):
+    with pytest.raises(ConfigError, match="model.height=40 but data.height=32"):
+        tiny(model__height=40).check()

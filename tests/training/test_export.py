@@ -1,0 +1,133 @@
+"""Export: the TorchScript contract between training and serving."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from training.cli import to_dict
+from training.data.batching import collate
+from training.data.datamodule import to_height
+from training.errors import DataError, InternalError
+from training.export import check_images, export, load_checkpoint, verify
+from training.module import LitRecognizer
+from training.predictor import LinePredictor
+
+
+@pytest.fixture
+def checkpoint(tiny, tmp_path):
+    cfg = tiny()
+    module = LitRecognizer(cfg)
+    path = tmp_path / "tiny.ckpt"
+    torch.save({"state_dict": module.state_dict(), "htr": {"config": to_dict(cfg)}}, path)
+    return path
+
+
+@pytest.fixture
+def exported(checkpoint, tmp_path):
+    out = export(checkpoint, tmp_path / "model_repo")
+    return out
+
+
+def _eager(checkpoint) -> LinePredictor:
+    cfg, model = load_checkpoint(checkpoint)
+    return LinePredictor(model, cfg.data.charset, cfg.model.height, 4, 4096, "{}")
+
+
+def test_loading_needs_only_torch_jit_load(exported):
+    files = {"config.json": ""}
+    m = torch.jit.load(str(exported), _extra_files=files)
+    meta = json.loads(files["config.json"])
+    assert meta["input_height"] == m.height == 32
+    assert "".join(m.chars) == meta["charset"] and "é" in meta["charset"]
+    assert meta["architecture"]["parameters"] > 0 and meta["git_commit"]
+    assert m.version == meta["version"]
+    on_disk = json.loads((exported.parent / "config.json").read_text())
+    assert on_disk == meta
+
+
+def test_scripted_equals_eager_on_fresh_images(exported, checkpoint):
+    scripted, eager = torch.jit.load(str(exported)), _eager(checkpoint)
+    rng = np.random.default_rng(7)
+    images = [
+        torch.from_numpy(rng.integers(0, 256, size=s, dtype=np.uint8))
+        for s in [(64, 512), (40, 333, 3), (90, 1200, 4), (16, 40, 1)]
+    ]
+    assert scripted.predict_batch(images) == eager.predict_batch(images)
+    for img in images:
+        t1, c1 = scripted.predict_with_confidence(img)
+        t2, c2 = eager.predict_with_confidence(img)
+        assert t1 == t2 and c1 == pytest.approx(c2, abs=1e-5) and 0.0 <= c1 <= 1.0
+        assert scripted.predict(img) == t1
+
+
+@pytest.mark.parametrize(
+    "shape", [(64, 300), (64, 300, 1), (64, 300, 3), (64, 300, 4), (3, 4000), (500, 60, 3)]
+)
+def test_predict_accepts_every_layout(exported, shape):
+    m = torch.jit.load(str(exported))
+    assert isinstance(m.predict(torch.full(shape, 255, dtype=torch.uint8)), str)
+
+
+@pytest.mark.parametrize(
+    "image, needle",
+    [
+        (torch.zeros(64, 300), "must be a uint8 tensor"),
+        (torch.zeros(1, 64, 300, 3, dtype=torch.uint8), "HxW or HxWxC"),
+        (torch.zeros(64, 300, 2, dtype=torch.uint8), "C in (1, 3, 4)"),
+        (torch.zeros(1, 300, dtype=torch.uint8), "at least 2x2"),
+    ],
+)
+def test_predict_rejects_other_inputs_with_a_clear_error(exported, image, needle):
+    m = torch.jit.load(str(exported))
+    with pytest.raises(Exception, match=needle.replace("(", r"\(").replace(")", r"\)")):
+        m.predict(image)
+
+
+def test_alpha_is_composited_on_white_and_polarity_normalised(exported):
+    m = torch.jit.load(str(exported))
+    clear = torch.zeros(40, 100, 4, dtype=torch.uint8)  # black but fully transparent
+    assert float(m.preprocess(clear).abs().max()) < 1e-6  # all paper, no ink
+    line = torch.full((40, 200), 240, dtype=torch.uint8)
+    line[15:25, 20:180] = 10
+    assert torch.allclose(m.preprocess(line), m.preprocess(255 - line), atol=1e-5)
+
+
+def test_serving_preprocessing_matches_training(exported):
+    m = torch.jit.load(str(exported))
+    rng = np.random.default_rng(3)
+    img = rng.integers(150, 256, size=(64, 700), dtype=np.uint8)
+    img[20:44, 50:600] = 30
+    train_x = collate([(to_height(img, 32), [1], "a")], pad_to=1)["images"][0]
+    serve_x = m.preprocess(torch.from_numpy(img))
+    assert train_x.shape == serve_x.shape
+    assert float((train_x - serve_x).abs().max()) <= 1.0 / 255 + 1e-6  # rounding to uint8 only
+
+
+def test_verify_refuses_a_module_that_disagrees(checkpoint, tiny):
+    eager = _eager(checkpoint)
+    other = torch.jit.script(
+        LinePredictor(
+            LitRecognizer(tiny()).model, eager.chars and "".join(eager.chars), 32, 4, 4096, "{}"
+        )
+    )
+    with pytest.raises(InternalError, match="nothing was written"):
+        verify(eager, other)
+
+
+def test_export_refuses_what_is_not_a_checkpoint(tmp_path):
+    bad = tmp_path / "x.ckpt"
+    torch.save({"weights": 1}, bad)
+    with pytest.raises(DataError, match="not a checkpoint of this project"):
+        export(bad, tmp_path / "out")
+    assert not (tmp_path / "out" / "model.pt").exists()
+    with pytest.raises(DataError, match="does not exist"):
+        export(tmp_path / "missing.ckpt", tmp_path / "out")
+
+
+def test_check_images_cover_every_layout():
+    dims = {tuple(x.shape[2:]) for x in check_images()}
+    assert {(), (1,), (3,), (4,)} <= dims

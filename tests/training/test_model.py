@@ -1,0 +1,43 @@
+"""The network and its decoding."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from training.ctc import greedy_decode
+from training.errors import ConfigError
+from training.model import ModelConfig, Recognizer, output_lengths
+
+
+@pytest.mark.parametrize("sequence", ["lstm", "transformer", "conv"])
+def test_any_width_gives_one_step_per_four_pixels(sequence):
+    cfg = ModelConfig(height=32, channels=(8, 16, 16), hidden=32, layers=1, sequence=sequence)
+    model = Recognizer(cfg, num_classes=11).eval()
+    for width in (16, 101, 640):
+        out = model(torch.rand(2, 1, 32, width))
+        assert out.shape == (width // 4, 2, 11)
+        assert torch.allclose(out.exp().sum(-1), torch.ones(width // 4, 2), atol=1e-4)
+
+
+def test_bad_values_name_the_key_and_the_choices():
+    with pytest.raises(ConfigError, match=r"model.sequence='gru'.*lstm.*transformer.*conv"):
+        ModelConfig(sequence="gru")
+    with pytest.raises(ConfigError, match=r"model.height=30.*multiple of 8"):
+        ModelConfig(height=30)
+
+
+def test_output_lengths():
+    assert output_lengths(torch.tensor([3, 4, 17]), 4).tolist() == [1, 1, 4]
+
+
+def test_greedy_decode_collapses_repeats_and_drops_blanks():
+    # T=6, B=1, C=3: path 1 1 0 1 2 2 -> "1 1 2"
+    path = torch.tensor([1, 1, 0, 1, 2, 2])
+    lp = torch.full((6, 1, 3), -10.0)
+    lp[torch.arange(6), 0, path] = 0.0
+    ids, conf = greedy_decode(lp, torch.tensor([6]))
+    assert ids == [[1, 1, 2]]
+    assert conf[0] == pytest.approx(1.0, abs=1e-3)
+    ids, _ = greedy_decode(lp, torch.tensor([2]))  # only the first two steps count
+    assert ids == [[1]]

@@ -1,0 +1,117 @@
+"""Evaluation, model card and publishing to a git + LFS remote (the local Hub)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from training.card import write_card
+from training.cli import to_dict
+from training.evaluate import evaluate
+from training.export import export
+from training.module import LitRecognizer
+from training.publish import ensure_local_remote, publish_git
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "hf_TESTSECRET0123456789abcdef"
+
+
+@pytest.fixture
+def repo(tiny, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # evaluation looks for ../shared relative to the cwd
+    cfg = tiny()
+    run = Path(cfg.log.root) / cfg.log.name
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "tensorboard").mkdir()
+    (run / "tensorboard" / "events.out.tfevents.1.test").write_bytes(b"\x00event-bytes" * 50)
+    ckpt = run / "checkpoints" / "best.ckpt"
+    torch.save(
+        {"state_dict": LitRecognizer(cfg).state_dict(), "htr": {"config": to_dict(cfg)}}, ckpt
+    )
+    out = tmp_path / "model_repo"
+    export(ckpt, out)
+    for static in ("card_body.md", ".gitattributes"):
+        shutil.copy(ROOT / "model_repo" / static, out / static)
+    evaluate(out / "model.pt", out / "eval.json", synthetic=6)
+    write_card(out, name="tiny", repo_id="local/tiny", revision="v1")
+    return out
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_card_parses_with_required_keys_and_evaluated_metrics(repo):
+    text = (repo / "README.md").read_text()
+    assert text.startswith("---\n")
+    meta = yaml.safe_load(text.split("---\n")[1])
+    for key in (
+        "library_name",
+        "pipeline_tag",
+        "license",
+        "tags",
+        "datasets",
+        "metrics",
+        "model-index",
+    ):
+        assert key in meta, key
+    assert meta["pipeline_tag"] == "image-to-text"
+    evaluation = json.loads((repo / "eval.json").read_text())
+    results = meta["model-index"][0]["results"]
+    got = {r["dataset"]["name"]: {m["type"]: m["value"] for m in r["metrics"]} for r in results}
+    want = {k: {"cer": v["cer"], "wer": v["wer"]} for k, v in evaluation["sets"].items()}
+    assert got == want and "synthetic-test" in got
+    assert "torch.jit.load" in text and "hf_hub_download" in text
+
+
+def test_published_clone_has_real_weights_and_lfs_lists_them(repo, tmp_path):
+    remote = ensure_local_remote(tmp_path / "hub.git")
+    commit = publish_git(repo, remote, tmp_path / "work")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", remote, str(clone)], check=True)
+    assert (clone / "model.pt").read_bytes() == (repo / "model.pt").read_bytes()
+    lfs = _git(clone, "lfs", "ls-files", "-n").split()
+    assert "model.pt" in lfs and "runs/tiny/events.out.tfevents.1.test" in lfs
+    assert _git(clone, "rev-parse", "HEAD").strip() == commit
+    assert (
+        torch.jit.load(str(clone / "model.pt")).predict(torch.zeros(8, 8, dtype=torch.uint8))
+        is not None
+    )
+
+
+def test_publishing_twice_makes_one_commit(repo, tmp_path):
+    remote = ensure_local_remote(tmp_path / "hub.git")
+    first = publish_git(repo, remote, tmp_path / "work")
+    second = publish_git(repo, remote, tmp_path / "work")
+    assert first == second
+    assert _git(Path(remote), "rev-list", "--count", "main").strip() == "1"
+    version = json.loads((repo / "config.json").read_text())["version"]
+    assert version in _git(Path(remote), "tag", "-l").split()
+
+
+def test_token_never_written_or_logged(repo, tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    remote = ensure_local_remote(tmp_path / "hub.git")
+    with caplog.at_level(logging.DEBUG):
+        publish_git(repo, remote, tmp_path / "work", token=TOKEN)
+    assert TOKEN not in caplog.text
+    for folder in (repo, tmp_path / "work", Path(remote)):
+        for f in folder.rglob("*"):
+            if f.is_file():
+                assert TOKEN.encode() not in f.read_bytes(), f
+
+
+def test_missing_export_is_a_clear_error(tmp_path):
+    from training.errors import DataError
+
+    with pytest.raises(DataError, match="training.export"):
+        publish_git(tmp_path, str(tmp_path / "r.git"), tmp_path / "w")

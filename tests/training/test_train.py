@@ -1,0 +1,171 @@
+"""Training: a step runs, a tiny batch is learnt, interruption resumes, DDP and loggers work."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from torchmetrics.functional.text import char_error_rate
+
+from training.data.batching import collate
+from training.data.datamodule import Lines
+from training.data.synthetic import SyntheticConfig, SyntheticLines
+from training.module import LitRecognizer
+from training.train import train
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _batch(cfg, n: int) -> dict:
+    gen = SyntheticLines(SyntheticConfig(height=cfg.data.height), seed=5)
+    lines = Lines([[gen[i] for i in range(n)]], LitRecognizer(cfg).charset, cfg.data.height, 4)
+    return collate([lines[(0, i)] for i in range(n)], pad_to=4)
+
+
+def test_one_optimisation_step_changes_the_weights(tiny):
+    cfg = tiny()
+    module = LitRecognizer(cfg)
+    opt = module.configure_optimizers()["optimizer"]
+    before = [p.detach().clone() for p in module.parameters()]
+    loss = module.training_step(_batch(cfg, 4), 0)
+    assert torch.isfinite(loss)
+    loss.backward()
+    opt.step()
+    assert any(not torch.equal(a, b) for a, b in zip(before, module.parameters(), strict=True))
+
+
+def test_overfits_a_tiny_batch_to_zero_cer(tiny):
+    torch.manual_seed(0)
+    cfg = tiny(model__channels="16,32,48", model__hidden=64, model__dropout=0.0, optim__lr=3e-3)
+    module = LitRecognizer(cfg)
+    opt = torch.optim.AdamW(module.parameters(), lr=3e-3)
+    batch = _batch(cfg, 4)
+    losses, cer = [], 1.0
+    for step in range(400):
+        module.train()
+        loss = module.training_step(batch, step)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+        if step % 25 == 24:
+            module.eval()
+            with torch.no_grad():
+                lp = module(batch["images"])
+            preds = module.decode(lp, batch["widths"] // 4)
+            cer = float(char_error_rate(preds, batch["texts"]))
+            if cer == 0.0:
+                break
+    assert losses[-1] < losses[0] / 5
+    assert cer == 0.0, (preds, batch["texts"])
+
+
+class _Sigterm(L.Callback):
+    """Sends this process SIGTERM after `at` steps, as a preempted instance would receive."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if trainer.global_step == self.at:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_sigterm_saves_and_rerun_continues_at_the_same_step(tiny, monkeypatch):
+    import training.train as train_mod
+
+    cfg = tiny(trainer__max_steps=8)
+    build = train_mod.build_trainer
+
+    def with_sigterm(c, run):
+        trainer = build(c, run)
+        trainer.callbacks.append(_Sigterm(at=3))
+        return trainer
+
+    monkeypatch.setattr(train_mod, "build_trainer", with_sigterm)
+    with pytest.raises(SystemExit):
+        train(cfg)
+    monkeypatch.setattr(train_mod, "build_trainer", build)
+    last = Path(cfg.log.root) / "tiny" / "checkpoints" / "last.ckpt"
+    saved = torch.load(last, weights_only=False)
+    assert saved["global_step"] == 3
+    assert saved["htr"]["config"]["model"]["hidden"] == 32  # the config travels with it
+    summary = train(tiny(trainer__max_steps=8))  # the same command again
+    assert summary["global_step"] == 8
+    steps = _tensorboard_steps(Path(cfg.log.root) / "tiny" / "tensorboard", "train/loss")
+    assert min(steps) < 3 and max(steps) >= 7  # history of both runs is kept
+
+
+def _tensorboard_steps(folder: Path, tag: str) -> list[int]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    steps: list[int] = []
+    for f in sorted(folder.glob("events.out.tfevents.*")):
+        acc = EventAccumulator(str(f))
+        acc.Reload()
+        if tag in acc.Tags()["scalars"]:
+            steps += [e.step for e in acc.Scalars(tag)]
+    return steps
+
+
+def test_both_loggers_write_their_files(tiny):
+    cfg = tiny(log__wandb="offline")
+    summary = train(cfg)
+    run = Path(cfg.log.root) / "tiny"
+    assert 0.0 <= summary["val/cer"] and "test/cer" in summary
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags: dict[str, list] = {"scalars": [], "images": [], "tensors": []}
+    for f in (run / "tensorboard").glob("events.out.tfevents.*"):
+        acc = EventAccumulator(str(f))
+        acc.Reload()
+        for k in tags:
+            tags[k] += acc.Tags()[k]
+    assert {"train/loss", "val/cer", "val/wer", "val/cer/synthetic", "lr-AdamW/pg1"} <= set(
+        tags["scalars"]
+    )
+    assert "samples/synthetic" in tags["images"]
+    runs = list((run / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert runs and runs[0].stat().st_size > 0
+    assert b"model-" in runs[0].read_bytes()  # the best checkpoint, as a model artifact
+    assert (run / "wandb-data" / "artifacts").is_dir()  # staged in the run, not in $HOME
+    assert (run / "config.yaml").exists() and (run / "summary.json").exists()
+
+
+@pytest.mark.slow
+def test_ddp_with_two_cpu_processes(tmp_path):
+    args = [
+        sys.executable,
+        "-m",
+        "training.train",
+        "--log.root",
+        str(tmp_path),
+        "--log.name",
+        "ddp",
+        "--trainer.strategy",
+        "ddp",
+        "--trainer.devices",
+        "2",
+        "--trainer.accelerator",
+        "cpu",
+        "--trainer.threads",
+        "1",
+    ]
+    from tests.training.conftest import TINY
+
+    for k, v in TINY.items():
+        if k not in ("trainer.threads",):
+            args += [f"--{k}", "none" if v is None else str(v)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
+    assert summary["global_step"] == 6
+    assert "ddp" in proc.stderr.lower() or "distributed" in proc.stderr.lower()

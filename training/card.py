@@ -1,0 +1,119 @@
+"""The model card: Hub metadata and text, filled from config.json and eval.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# Real sources that a model may be trained on, with the credit their licences ask for.
+CREDITS = {
+    "copiste": (
+        "Copiste d'un jour (BAnQ): Wikipedia summaries copied by hand by 267 "
+        "volunteers in 2024, https://github.com/banq-dcn/Copiste-d-un-jour",
+        "cc-by-4.0",
+    ),
+    "hooker": (
+        "Joseph Dalton Hooker's letters 1850-1911, "
+        "https://github.com/jschaefer738b/JosephHookerHTR; images (c) RBG Kew",
+        "cc-by-sa-4.0",
+    ),
+}
+SYNTHETIC = (
+    "Synthetic lines rendered by this project's generator from handwriting-style fonts "
+    "of Debian packages (OFL and GPL with font exception) and text from Debian "
+    "`dasher-data` and `wordfreq` (CC-BY-SA 4.0 data)."
+)
+
+
+def _real_sources(config: dict[str, Any]) -> list[str]:
+    names = {s["name"] for s in config.get("data_sources", [])}
+    return [k for k in CREDITS if any(k in n for n in names)]
+
+
+def licence(config: dict[str, Any]) -> str:
+    """Share-alike data makes the weights share-alike; otherwise Apache-2.0 like the code."""
+    return "cc-by-sa-4.0" if "hooker" in _real_sources(config) else "apache-2.0"
+
+
+def front_matter(config: dict[str, Any], evaluation: dict[str, Any], name: str) -> dict:
+    """Hub metadata, with a model-index whose numbers come from eval.json only."""
+    results = []
+    for set_name, r in evaluation.get("sets", {}).items():
+        results.append(
+            {
+                "task": {"type": "image-to-text", "name": "Handwritten text line recognition"},
+                "dataset": {"name": set_name, "type": set_name},
+                "metrics": [
+                    {"type": "cer", "value": r["cer"], "name": "CER"},
+                    {"type": "wer", "value": r["wer"], "name": "WER"},
+                ],
+            }
+        )
+    return {
+        "library_name": "pytorch",
+        "pipeline_tag": "image-to-text",
+        "license": licence(config),
+        "language": ["fr", "en"],
+        "tags": ["handwriting-recognition", "htr", "ocr", "ctc", "torchscript"],
+        "datasets": [k for k in _real_sources(config)] or ["synthetic"],
+        "metrics": ["cer", "wer"],
+        "model-index": [{"name": name, "results": results}],
+    }
+
+
+def results_table(evaluation: dict[str, Any]) -> str:
+    """Markdown table of CER/WER per set."""
+    rows = ["| set | lines | CER | WER |", "|---|---|---|---|"]
+    for name, r in evaluation.get("sets", {}).items():
+        rows.append(f"| {name} | {r['lines']} | {100 * r['cer']:.1f}% | {100 * r['wer']:.1f}% |")
+    return "\n".join(rows) if len(rows) > 2 else "No evaluation has been run."
+
+
+def render(
+    config: dict[str, Any],
+    evaluation: dict[str, Any],
+    *,
+    name: str,
+    repo_id: str,
+    revision: str,
+    body: str,
+) -> str:
+    """The full README.md of the model repo."""
+    arch = config["architecture"]
+    data = [f"- {SYNTHETIC}"] + [
+        f"- {CREDITS[k][0]} (licence {CREDITS[k][1].upper()})." for k in _real_sources(config)
+    ]
+    text = body.format(
+        name=name,
+        repo_id=repo_id,
+        revision=revision,
+        version=config["version"],
+        architecture=arch["type"],
+        parameters=f"{arch['parameters']:,}",
+        charset_size=len(config["charset"]),
+        results_table=results_table(evaluation),
+        data_section="\n".join(data),
+        git_commit=config["git_commit"],
+    )
+    meta = yaml.safe_dump(
+        front_matter(config, evaluation, name), sort_keys=False, allow_unicode=True
+    )
+    return f"---\n{meta}---\n\n{text}"
+
+
+def write_card(repo: Path, *, name: str, repo_id: str, revision: str) -> Path:
+    """Fill model_repo/README.md from config.json, eval.json and the body template."""
+    import json
+
+    config = json.loads((repo / "config.json").read_text(encoding="utf-8"))
+    eval_file = repo / "eval.json"
+    evaluation = json.loads(eval_file.read_text(encoding="utf-8")) if eval_file.exists() else {}
+    body = (repo / "card_body.md").read_text(encoding="utf-8")
+    out = repo / "README.md"
+    out.write_text(
+        render(config, evaluation, name=name, repo_id=repo_id, revision=revision, body=body),
+        encoding="utf-8",
+    )
+    return out

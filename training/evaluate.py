@@ -1,0 +1,116 @@
+"""Evaluate an exported model.pt on line datasets: `python -m training.evaluate`.
+
+Uses only the TorchScript file (as users do) and writes model_repo/eval.json: CER and WER per
+set, the figures the model card's model-index is filled from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torchmetrics.functional.text import char_error_rate, word_error_rate
+
+from training.data.charset import normalize_text
+from training.data.datamodule import SEED_STRIDE
+from training.data.lines import LineSample
+from training.data.sources import SourceConfig, load_source
+from training.data.synthetic import SyntheticLines
+from training.errors import DataError, HTRError
+
+log = logging.getLogger("training.evaluate")
+REAL_VAL = "../shared/data/lines/*-val-*.tar"
+
+
+def predict_all(
+    model: torch.jit.ScriptModule, samples: list[LineSample], batch: int = 16
+) -> list[str]:
+    """Predictions in input order, batched by similar width."""
+    order = sorted(range(len(samples)), key=lambda i: samples[i].image.shape[1])
+    preds: dict[int, str] = {}
+    with torch.inference_mode():
+        for k in range(0, len(order), batch):
+            idx = order[k : k + batch]
+            texts = model.predict_batch([torch.from_numpy(samples[i].image) for i in idx])
+            preds.update(zip(idx, texts, strict=True))
+    return [preds[i] for i in range(len(samples))]
+
+
+def score(model: torch.jit.ScriptModule, samples: list[LineSample]) -> dict[str, Any]:
+    """CER, WER and line count of the model on `samples`, with a few examples."""
+    truth = [normalize_text(s.text) for s in samples]
+    preds = predict_all(model, samples)
+    return {
+        "cer": round(float(char_error_rate(preds, truth)), 4),
+        "wer": round(float(word_error_rate(preds, truth)), 4),
+        "lines": len(samples),
+        "examples": [{"truth": t, "pred": p} for t, p in list(zip(truth, preds, strict=True))[:5]],
+    }
+
+
+def eval_sets(synthetic: int, seed: int, extra: list[str]) -> dict[str, list[LineSample]]:
+    """The synthetic test split (as the DataModule draws it) and every real set present."""
+    sets: dict[str, list[LineSample]] = {}
+    if synthetic:
+        gen = SyntheticLines(seed=seed + 2 * SEED_STRIDE, length=synthetic)
+        sets["synthetic-test"] = [gen[i] for i in range(synthetic)]
+    shards = sorted(Path().glob(REAL_VAL)) if Path(REAL_VAL).parent.exists() else []
+    for uri in [str(p) for p in shards] + extra:
+        src = SourceConfig(uri)
+        sets[src.name] = load_source(src, Path("cache/data"))
+    return sets
+
+
+def evaluate(
+    model_path: Path, out: Path, synthetic: int = 256, seed: int = 0, extra: list[str] | None = None
+) -> dict[str, Any]:
+    """Score the exported model on every set and write `out` atomically."""
+    if not model_path.is_file():
+        raise DataError(f"{model_path} does not exist; run `python -m training.export` first")
+    files = {"config.json": ""}
+    model = torch.jit.load(str(model_path), _extra_files=files)
+    meta = json.loads(files["config.json"] or "{}")
+    results: dict[str, Any] = {"model_version": meta.get("version", "?"), "sets": {}}
+    for name, samples in eval_sets(synthetic, seed, extra or []).items():
+        t0 = time.perf_counter()
+        results["sets"][name] = score(model, samples)
+        log.info(
+            "%s: CER %.2f%% WER %.2f%% on %d lines (%.0f s)",
+            name,
+            100 * results["sets"][name]["cer"],
+            100 * results["sets"][name]["wer"],
+            len(samples),
+            time.perf_counter() - t0,
+        )
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, out)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__)
+    p.add_argument("--model", type=Path, default=Path("model_repo/model.pt"))
+    p.add_argument("--out", type=Path, default=Path("model_repo/eval.json"))
+    p.add_argument("--synthetic", type=int, default=256, help="synthetic test lines (0: none)")
+    p.add_argument("--data", nargs="*", default=[], help="more line datasets (paths or URLs)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        evaluate(args.model, args.out, args.synthetic, extra=args.data)
+    except HTRError as e:
+        log.error("%s", e)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

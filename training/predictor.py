@@ -1,0 +1,110 @@
+"""The serving module that export scripts: raw pixels in, text and confidence out."""
+
+from __future__ import annotations
+
+from typing import List, Tuple  # noqa: UP035 - TorchScript needs typing's generics
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from training.ctc import greedy_decode
+from training.model import Recognizer
+from training.preprocess import normalise_polarity, resize_to_height, to_grey, to_ink
+
+
+class LinePredictor(nn.Module):
+    """Wraps a Recognizer with preprocessing, the character set and CTC decoding."""
+
+    def __init__(
+        self,
+        model: Recognizer,
+        chars: str,
+        height: int,
+        stride: int,
+        max_width: int,
+        meta_json: str,
+        version: str = "dev",
+    ) -> None:
+        super().__init__()
+        self.model = model.eval()
+        self.chars: List[str] = list(chars)  # noqa: UP006
+        self.height = height
+        self.stride = stride
+        self.max_width = max_width
+        self.meta_json = meta_json  # architecture, version, training config (JSON)
+        self.version = version
+        self.eval()  # serving only: dropout off, batch-norm statistics frozen
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 1, height, W) ink-positive batch -> CTC log-probabilities (T, B, C)."""
+        return self.model(images)
+
+    @torch.jit.export
+    def preprocess(self, image: torch.Tensor) -> torch.Tensor:
+        """uint8 HxW or HxWxC (C = 1, 3, 4), any size -> (1, height, W') model input."""
+        grey = normalise_polarity(to_grey(image))
+        return to_ink(resize_to_height(grey, self.height, self.max_width))[None]
+
+    def _text(self, ids: List[int]) -> str:  # noqa: UP006
+        out: List[str] = []  # noqa: UP006 - (comprehension ifs do not script)
+        for i in ids:
+            if i > 0:
+                out.append(self.chars[i - 1])
+        return "".join(out)
+
+    @torch.jit.export
+    def predict_batch_with_confidence(self, images: List[torch.Tensor]) -> List[Tuple[str, float]]:  # noqa: UP006
+        """Text and confidence (0..1) for each image of a list of any sizes and layouts."""
+        if len(images) == 0:
+            return []
+        inputs: List[torch.Tensor] = []  # noqa: UP006
+        widths: List[int] = []  # noqa: UP006
+        for im in images:
+            x = self.preprocess(im)
+            inputs.append(x)
+            widths.append(x.size(2))
+        width = max(widths)
+        width = (width + self.stride - 1) // self.stride * self.stride
+        padded: List[torch.Tensor] = []  # noqa: UP006
+        for x in inputs:
+            padded.append(F.pad(x, [0, width - x.size(2)]))
+        batch = torch.stack(padded)
+        log_probs = self.model(batch).detach()
+        steps: List[int] = []  # noqa: UP006
+        for w in widths:
+            steps.append(max(1, w // self.stride))
+        lengths = torch.tensor(steps)
+        ids, conf = greedy_decode(log_probs, lengths)
+        results: List[Tuple[str, float]] = []  # noqa: UP006
+        for i in range(len(ids)):
+            results.append((self._text(ids[i]), conf[i]))
+        return results
+
+    @torch.jit.export
+    def predict_batch(self, images: List[torch.Tensor]) -> List[str]:  # noqa: UP006
+        """Text for each image of a list."""
+        texts: List[str] = []  # noqa: UP006
+        for pair in self.predict_batch_with_confidence(images):
+            texts.append(pair[0])
+        return texts
+
+    @torch.jit.export
+    def predict_with_confidence(self, image: torch.Tensor) -> Tuple[str, float]:  # noqa: UP006
+        """Text and confidence of one line image."""
+        return self.predict_batch_with_confidence([image])[0]
+
+    @torch.jit.export
+    def predict(self, image: torch.Tensor) -> str:
+        """Text of one line image: uint8 tensor HxW or HxWxC with 1, 3 or 4 channels."""
+        return self.predict_batch_with_confidence([image])[0][0]
+
+    @torch.jit.export
+    def warmup(self) -> int:
+        """Run a few requests so that the first real one is not the slow one."""
+        blank = torch.full([64, 512], 255, dtype=torch.uint8)
+        n = 0
+        for _ in range(3):
+            self.predict_batch([blank, blank[:, :200]])
+            n += 1
+        return n

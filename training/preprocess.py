@@ -1,0 +1,62 @@
+"""Pixels to model input, in TorchScript: the one implementation training and serving share."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def to_grey(image: torch.Tensor) -> torch.Tensor:
+    """uint8 (H, W) or (H, W, C) with C in 1, 3, 4 -> float (H, W) in [0, 255].
+
+    Alpha is composited on white paper. Raises ValueError naming what was wrong.
+    """
+    if image.dtype != torch.uint8:
+        raise ValueError(
+            f"image must be a uint8 tensor, got dtype {image.dtype}; "
+            "convert with (x * 255).to(torch.uint8) or decode the file as 8-bit"
+        )
+    if image.dim() == 2:
+        grey = image.float()
+    elif image.dim() == 3 and image.size(2) == 1:
+        grey = image[:, :, 0].float()
+    elif image.dim() == 3 and (image.size(2) == 3 or image.size(2) == 4):
+        rgb = image[:, :, :3].float()
+        if image.size(2) == 4:
+            alpha = image[:, :, 3:].float() / 255.0
+            rgb = rgb * alpha + 255.0 * (1.0 - alpha)
+        # ITU-R BT.601 luma weights, as PIL's convert("L") uses.
+        grey = rgb[:, :, 0] * 0.299 + rgb[:, :, 1] * 0.587 + rgb[:, :, 2] * 0.114
+    else:
+        raise ValueError(
+            f"image must be HxW or HxWxC with C in (1, 3, 4), got shape "
+            f"{list(image.shape)}; pass one line image as greyscale, RGB or RGBA"
+        )
+    if grey.size(0) < 2 or grey.size(1) < 2:
+        raise ValueError(
+            f"image is {grey.size(0)}x{grey.size(1)} pixels; send a line image at least 2x2 pixels"
+        )
+    return grey
+
+
+def normalise_polarity(grey: torch.Tensor) -> torch.Tensor:
+    """Dark ink on light paper: paper is most of a line, so a dark median means inverted."""
+    step = max(1, min(grey.size(0), grey.size(1)) // 16)
+    if float(grey[::step, ::step].median()) < 128.0:
+        return 255.0 - grey
+    return grey
+
+
+def resize_to_height(grey: torch.Tensor, height: int, max_width: int) -> torch.Tensor:
+    """(H, W) float -> (height, W') keeping the aspect ratio, W' capped at `max_width`."""
+    width = int(round(grey.size(1) * height / grey.size(0)))
+    width = min(max(width, 4), max_width)
+    out = F.interpolate(
+        grey[None, None], size=[height, width], mode="bilinear", align_corners=False, antialias=True
+    )
+    return out[0, 0]
+
+
+def to_ink(grey: torch.Tensor) -> torch.Tensor:
+    """Greyscale 0..255 -> network input with ink 1 and paper 0 (padding is paper)."""
+    return (1.0 - grey / 255.0).clamp(0.0, 1.0)

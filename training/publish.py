@@ -1,0 +1,203 @@
+"""Publish model_repo/ to a git + LFS remote (the local "Hub" by default) or the real Hub.
+
+`python -m training.publish [--remote URL | --repo-id ORG/NAME]`: commits the folder into a
+repository where weights and event files are Git LFS objects, tags the version, pushes, and
+prints the commit to pin. Publishing the same files twice makes no new commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from training.card import write_card
+from training.errors import DataError, HTRError, InternalError
+
+log = logging.getLogger("training.publish")
+DEFAULT_REMOTE = Path(".hub/htr-line-recognizer.git")  # the embedded local "Hub"
+PUBLISHED = ("model.pt", "config.json", "eval.json", "README.md", ".gitattributes", "runs")
+
+
+class Git:
+    """Runs git in one work tree; a token reaches git only through the environment."""
+
+    def __init__(self, tree: Path, token: str | None = None) -> None:
+        self.tree = tree
+        self.env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "0"}
+        if token:
+            # git asks this script for the password; it prints the variable, never stores it.
+            askpass = Path(tempfile.mkdtemp()) / "askpass.sh"
+            askpass.write_text(
+                '#!/bin/sh\ncase "$1" in Username*) echo user;; '
+                '*) printf %s "$HTR_PUBLISH_TOKEN";; esac\n'
+            )
+            askpass.chmod(0o700)
+            self.env.update(GIT_ASKPASS=str(askpass), HTR_PUBLISH_TOKEN=token)
+
+    def __call__(self, *args: str, check: bool = True) -> str:
+        proc = subprocess.run(
+            ["git", *args], cwd=self.tree, env=self.env, capture_output=True, text=True
+        )
+        if check and proc.returncode:
+            raise InternalError(
+                f"git {args[0]} failed in {self.tree}: {_redact(proc.stderr.strip(), self.env)}"
+            )
+        return proc.stdout.strip()
+
+
+def _redact(text: str, env: dict[str, str]) -> str:
+    token = env.get("HTR_PUBLISH_TOKEN")
+    return text.replace(token, "***") if token else text
+
+
+def ensure_local_remote(path: Path) -> str:
+    """Create the bare repository of the local Hub if needed; returns its path."""
+    if not (path / "HEAD").exists():
+        path.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "init", "--bare", "-q", "-b", "main", str(path)], check=True)
+        log.info("created the local Hub at %s", path)
+    return str(path.resolve())
+
+
+def _checkout(remote: str, work: Path, git_token: str | None) -> Git:
+    if (work / ".git").exists():
+        shutil.rmtree(work)  # a clean clone each time: nothing stale is published
+    work.parent.mkdir(parents=True, exist_ok=True)
+    Git(work.parent, git_token)("clone", "-q", remote, str(work))
+    git = Git(work, git_token)
+    git("lfs", "install", "--local")
+    git("config", "user.name", os.environ.get("GIT_AUTHOR_NAME", "htr publish"))
+    git("config", "user.email", os.environ.get("GIT_AUTHOR_EMAIL", "publish@htr.local"))
+    if not git("rev-parse", "--verify", "-q", "HEAD", check=False):
+        git("checkout", "-q", "-b", "main")
+    return git
+
+
+def _copy_tree(repo: Path, work: Path) -> None:
+    for name in PUBLISHED:
+        src, dst = repo / name, work / name
+        if dst.is_dir():
+            shutil.rmtree(dst)
+        if src.is_dir():
+            shutil.copytree(src, dst)
+        elif src.exists():
+            shutil.copy2(src, dst)
+
+
+def publish_git(repo: Path, remote: str, work: Path, token: str | None = None) -> str:
+    """Commit `repo` into `remote` through LFS, tag the version, push; returns the commit."""
+    for needed in ("model.pt", "config.json", "README.md"):
+        if not (repo / needed).exists():
+            raise DataError(
+                f"{repo / needed} is missing; run `python -m training.export` "
+                "(and this command fills README.md) first"
+            )
+    git = _checkout(remote, work, token)
+    _copy_tree(repo, work)
+    git("add", "-A")
+    version = json.loads((repo / "config.json").read_text())["version"]
+    if git("status", "--porcelain"):
+        git("commit", "-q", "-m", f"Publish model {version}")
+        git("push", "-q", "origin", "HEAD:main")
+        log.info("pushed a new commit")
+    else:
+        log.info("nothing changed since the last publish: no new commit")
+    commit = git("rev-parse", "HEAD")
+    if not git("tag", "-l", version):
+        git("tag", version)
+        git("push", "-q", "origin", version)
+    return commit
+
+
+def publish_hub(repo: Path, repo_id: str, token: str | None) -> str:
+    """Upload through the Hub's HTTP API (create_repo + upload_folder); returns the commit."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    api.create_repo(repo_id, exist_ok=True)
+    info = api.upload_folder(
+        folder_path=str(repo),
+        repo_id=repo_id,
+        allow_patterns=[f"{p}*" if p == "runs" else p for p in PUBLISHED] + ["runs/**"],
+        commit_message="Publish model",
+    )
+    return info.oid
+
+
+def log_wandb_artifact(repo: Path) -> str | None:
+    """Log model.pt as a W&B model artifact (aliases latest + version) on its training run."""
+    config = json.loads((repo / "config.json").read_text())
+    log_cfg = config["training_config"]["log"]
+    mode = os.environ.get("WANDB_MODE", log_cfg["wandb"])
+    run_dir = Path(log_cfg["root"]) / log_cfg["name"]
+    if mode == "disabled" or not (run_dir / "wandb_id").exists():
+        log.info("W&B artifact skipped (mode %s, run folder %s)", mode, run_dir)
+        return None
+    import wandb
+
+    for var, sub in [
+        ("WANDB_DIR", ""),
+        ("WANDB_CACHE_DIR", "wandb-cache"),
+        ("WANDB_DATA_DIR", "wandb-data"),
+        ("WANDB_CONFIG_DIR", "wandb-config"),
+    ]:
+        os.environ[var] = str((run_dir / sub).resolve())
+    run = wandb.init(
+        project=log_cfg["wandb_project"],
+        id=(run_dir / "wandb_id").read_text().strip(),
+        resume="allow",
+        mode=mode,
+        dir=str(run_dir),
+    )
+    artifact = wandb.Artifact(
+        "htr-line-recognizer",
+        type="model",
+        metadata={k: config[k] for k in ("version", "git_commit")},
+    )
+    artifact.add_file(str(repo / "model.pt"))
+    run.log_artifact(artifact, aliases=["latest", config["version"]])
+    run.finish()
+    return config["version"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: prints the commit hash to pin."""
+    p = argparse.ArgumentParser(prog="python -m training.publish", description=__doc__)
+    p.add_argument("--repo", type=Path, default=Path("model_repo"))
+    p.add_argument("--remote", default=None, help=f"git remote (default: {DEFAULT_REMOTE})")
+    p.add_argument("--repo-id", default=None, help="publish with huggingface_hub instead")
+    p.add_argument("--name", default="htr-line-recognizer")
+    p.add_argument("--work", type=Path, default=Path("cache/publish"))
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    token = os.environ.get("HF_TOKEN")
+    try:
+        remote = args.remote or ensure_local_remote(DEFAULT_REMOTE)
+        repo_id = args.repo_id or f"local/{args.name}"
+        version = (
+            json.loads((args.repo / "config.json").read_text())["version"]
+            if (args.repo / "config.json").exists()
+            else "main"
+        )
+        write_card(args.repo, name=args.name, repo_id=repo_id, revision=version)
+        if args.repo_id:
+            commit = publish_hub(args.repo, args.repo_id, token)
+        else:
+            commit = publish_git(args.repo, remote, args.work / args.name, token)
+        log_wandb_artifact(args.repo)
+    except HTRError as e:
+        log.error("%s", e)
+        return 2
+    sys.stdout.write(f"{commit}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -198,6 +198,12 @@ def parse_config(argv: list[str] | None) -> TrainConfig:
         default=argparse.SUPPRESS,
         help="auto | always | never",
     )
+    parser.add_argument(
+        "--max-time",
+        dest="trainer.max_time",
+        default=argparse.SUPPRESS,
+        help="DD:HH:MM:SS; same as --trainer.max_time",
+    )
     parser.add_argument("--print-config", action="store_true", help="print the config, exit")
     add_arguments(parser, TrainConfig)
     args = vars(parser.parse_args(argv))

@@ -16,6 +16,8 @@ def test_flags_override_the_preset():
         [
             "--preset",
             "full",
+            "--max-time",
+            "00:00:01:00",
             "--data.batch_size",
             "8",
             "--model.channels",
@@ -27,6 +29,7 @@ def test_flags_override_the_preset():
         ]
     )
     assert cfg.data.batch_size == 8 and cfg.model.channels == (16, 32, 64)
+    assert cfg.trainer.max_time == "00:00:01:00"
     assert cfg.trainer.strategy == "ddp" and cfg.trainer.devices == "2"
     assert {s.name for s in cfg.data.sources} == {"synthetic", "copiste", "hooker"}
 

@@ -115,3 +115,41 @@ def test_missing_export_is_a_clear_error(tmp_path):
 
     with pytest.raises(DataError, match="training.export"):
         publish_git(tmp_path, str(tmp_path / "r.git"), tmp_path / "w")
+
+
+def test_exported_file_is_logged_as_a_wandb_artifact_on_its_run(repo, monkeypatch):
+    from training.publish import log_wandb_artifact
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    config = json.loads((repo / "config.json").read_text())
+    run = Path(config["training_config"]["log"]["root"]) / config["training_config"]["log"]["name"]
+    (run / "wandb_id").write_text("abc123def456")
+    assert log_wandb_artifact(repo) == config["version"]
+    files = list((run / "wandb").glob("offline-run-*abc123def456/run-abc123def456.wandb"))
+    assert files, list(run.rglob("*.wandb"))
+    data = files[0].read_bytes()
+    assert b"htr-line-recognizer" in data and config["version"].encode() in data
+
+
+def test_repo_id_publishes_through_the_hub_api(repo, monkeypatch):
+    import huggingface_hub
+
+    from training.publish import publish_hub
+
+    calls: dict = {}
+
+    class FakeApi:
+        def __init__(self, token=None):
+            calls["token"] = token
+
+        def create_repo(self, repo_id, exist_ok=False):
+            calls["create"] = (repo_id, exist_ok)
+
+        def upload_folder(self, folder_path, repo_id, allow_patterns, commit_message):
+            calls["upload"] = (folder_path, repo_id, allow_patterns)
+            return type("Info", (), {"oid": "f" * 40})()
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    assert publish_hub(repo, "org/htr", TOKEN) == "f" * 40
+    assert calls["create"] == ("org/htr", True) and calls["token"] == TOKEN
+    assert "model.pt" in calls["upload"][2] and "runs/**" in calls["upload"][2]

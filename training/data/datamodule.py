@@ -143,7 +143,7 @@ class LineDataModule(L.LightningDataModule):
 
     def _add_real(self, src: SourceConfig, samples: list[LineSample]) -> None:
         c = self.config
-        self.unknown[src.name] = Counter()
+        self.unknown.setdefault(src.name, Counter())
         by_split: dict[str, list[LineSample]] = {"train": [], "val": [], "test": []}
         for s in samples:
             self.unknown[src.name].update(self.charset.unknown(normalize_text(s.text)))

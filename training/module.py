@@ -57,46 +57,64 @@ class LitRecognizer(L.LightningModule):
         )
         loss = self.ctc(log_probs, batch["targets"], lengths, batch["target_lengths"])
         bs = len(batch["texts"])
+        if stage == "train":
+            self.log("train/loss", loss, batch_size=bs, prog_bar=True)
+            if self.global_step % self.config.trainer.log_every_n_steps == 0:
+                # Decoding every training batch would cost more than it tells.
+                self._log_train_metrics(self.decode(log_probs, lengths), batch["texts"], bs)
+            return loss
+        # One key per evaluation set: Lightning refuses one key from several dataloaders.
         self.log(
-            f"{stage}/loss",
-            loss,
-            batch_size=bs,
-            prog_bar=stage == "train",
-            add_dataloader_idx=False,
-            sync_dist=stage != "train",
+            f"{stage}/loss/{name}", loss, batch_size=bs, add_dataloader_idx=False, sync_dist=True
         )
-        if stage == "train" and self.global_step % self.config.trainer.log_every_n_steps:
-            return loss  # decoding every training batch would cost more than it tells
         preds = self.decode(log_probs, lengths)
-        for key in {name, "all"}:
-            for metric in ("cer", "wer"):
-                self.metrics[f"{stage}__{key}__{metric}"](preds, batch["texts"])
-        if stage != "train" and name not in self.last_samples:
-            self.last_samples[name] = list(
-                zip(
-                    batch["images"][: self.config.log.samples].cpu(),
-                    batch["texts"],
-                    preds,
-                    strict=False,
-                )
+        for metric in ("cer", "wer"):
+            self.metrics[f"{stage}__all__{metric}"].update(preds, batch["texts"])
+            per_set = self.metrics[f"{stage}__{name}__{metric}"]
+            per_set.update(preds, batch["texts"])
+            self.log(
+                f"{stage}/{metric}/{name}",
+                per_set,
+                on_epoch=True,
+                batch_size=bs,
+                add_dataloader_idx=False,
             )
-        self._log_metrics(stage, name, bs)
+        if name not in self.last_samples:
+            rows = zip(
+                batch["images"][: self.config.log.samples].cpu(),
+                batch["texts"],
+                preds,
+                strict=False,
+            )
+            self.last_samples[name] = list(rows)
         return loss
 
-    def _log_metrics(self, stage: str, name: str, bs: int) -> None:
-        on_step = stage == "train"
-        for key in {name, "all"}:
-            suffix = "" if key == "all" else f"/{key}"
-            for metric in ("cer", "wer"):
-                self.log(
-                    f"{stage}/{metric}{suffix}",
-                    self.metrics[f"{stage}__{key}__{metric}"],
-                    on_step=on_step,
-                    on_epoch=not on_step,
-                    batch_size=bs,
-                    prog_bar=metric == "cer" and key == "all",
-                    add_dataloader_idx=False,
-                )
+    def _log_train_metrics(self, preds: list[str], texts: list[str], bs: int) -> None:
+        for metric in ("cer", "wer"):
+            m = self.metrics[f"train__all__{metric}"]
+            m(preds, texts)
+            self.log(
+                f"train/{metric}",
+                m,
+                on_step=True,
+                on_epoch=False,
+                batch_size=bs,
+                prog_bar=metric == "cer",
+            )
+
+    def _log_combined(self, stage: str) -> None:
+        """`stage/cer` and `stage/wer` over every evaluation set together (micro-average)."""
+        for metric in ("cer", "wer"):
+            m = self.metrics[f"{stage}__all__{metric}"]
+            if m.update_called:
+                self.log(f"{stage}/{metric}", m.compute(), prog_bar=metric == "cer")
+            m.reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_combined("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_combined("test")
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         return self._step(batch, "train", "all")

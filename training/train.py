@@ -17,6 +17,7 @@ import torch
 import yaml
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from training.callbacks import PreemptionCheckpoint, SamplePredictions, Throughput
 from training.cli import add_arguments, apply_overrides, load_yaml, to_dict
@@ -225,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     except HTRError as e:
         log.error("%s", e)
         return 2
+    except SIGTERMException:  # a SystemExit without a code: make the preemption visible
+        log.warning("stopped by SIGTERM; last.ckpt is saved: rerun the same command to continue")
+        return 143
     except KeyboardInterrupt:
         log.warning("stopped; the last checkpoint is saved: rerun the same command to continue")
         return 130

@@ -115,8 +115,19 @@ def _tensorboard_steps(folder: Path, tag: str) -> list[int]:
     return steps
 
 
-def test_both_loggers_write_their_files(tiny):
-    cfg = tiny(log__wandb="offline")
+def _val_shard(path: Path) -> str:
+    from training.data.webdataset import write_shard
+
+    gen = SyntheticLines(SyntheticConfig(height=64), seed=9)
+    write_shard([gen[i] for i in range(6)], path)
+    return str(path)
+
+
+def test_both_loggers_write_their_files(tiny, tmp_path):
+    shard = _val_shard(tmp_path / "extra-val.tar")
+    cfg = tiny(
+        log__wandb="offline", data__sources=f"[{{uri: synthetic}}, {{uri: '{shard}', split: val}}]"
+    )
     summary = train(cfg)
     run = Path(cfg.log.root) / "tiny"
     assert 0.0 <= summary["val/cer"] and "test/cer" in summary
@@ -128,10 +139,16 @@ def test_both_loggers_write_their_files(tiny):
         acc.Reload()
         for k in tags:
             tags[k] += acc.Tags()[k]
-    assert {"train/loss", "val/cer", "val/wer", "val/cer/synthetic", "lr-AdamW/pg1"} <= set(
-        tags["scalars"]
-    )
-    assert "samples/synthetic" in tags["images"]
+    assert {
+        "train/loss",
+        "val/cer",
+        "val/wer",
+        "val/cer/synthetic",
+        "val/cer/extra-val",
+        "val/loss/extra-val",
+        "lr-AdamW/pg1",
+    } <= set(tags["scalars"])
+    assert {"samples/synthetic", "samples/extra-val"} <= set(tags["images"])
     runs = list((run / "wandb").glob("offline-run-*/run-*.wandb"))
     assert runs and runs[0].stat().st_size > 0
     assert b"model-" in runs[0].read_bytes()  # the best checkpoint, as a model artifact

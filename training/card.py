@@ -7,6 +7,8 @@ from typing import Any
 
 import yaml
 
+from training.atomic import write_text
+
 # Real sources that a model may be trained on, with the credit their licences ask for.
 CREDITS = {
     "copiste": (
@@ -71,6 +73,13 @@ def results_table(evaluation: dict[str, Any]) -> str:
     return "\n".join(rows) if len(rows) > 2 else "No evaluation has been run."
 
 
+def _fill(template: str, **values: str) -> str:
+    """Replace `{key}` placeholders only (a literal brace elsewhere in the card is kept)."""
+    for key, value in values.items():
+        template = template.replace("{" + key + "}", value)
+    return template
+
+
 def render(
     config: dict[str, Any],
     evaluation: dict[str, Any],
@@ -85,7 +94,8 @@ def render(
     data = [f"- {SYNTHETIC}"] + [
         f"- {CREDITS[k][0]} (licence {CREDITS[k][1].upper()})." for k in _real_sources(config)
     ]
-    text = body.format(
+    text = _fill(
+        body,
         name=name,
         repo_id=repo_id,
         revision=revision,
@@ -112,8 +122,8 @@ def write_card(repo: Path, *, name: str, repo_id: str, revision: str) -> Path:
     evaluation = json.loads(eval_file.read_text(encoding="utf-8")) if eval_file.exists() else {}
     body = (repo / "card_body.md").read_text(encoding="utf-8")
     out = repo / "README.md"
-    out.write_text(
+    write_text(
+        out,
         render(config, evaluation, name=name, repo_id=repo_id, revision=revision, body=body),
-        encoding="utf-8",
     )
     return out

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import torch
 from torchmetrics.functional.text import char_error_rate, word_error_rate
 
+from training.atomic import write_text
 from training.data.charset import normalize_text
 from training.data.datamodule import SEED_STRIDE
 from training.data.lines import LineSample
@@ -56,7 +56,8 @@ def score(model: torch.jit.ScriptModule, samples: list[LineSample]) -> dict[str,
 
 
 def eval_sets(synthetic: int, seed: int, extra: list[str]) -> dict[str, list[LineSample]]:
-    """The synthetic test split (as the DataModule draws it) and every real set present."""
+    """Synthetic test lines (the DataModule's test seed, drawn at 64 px like real lines) and
+    every real validation set present."""
     sets: dict[str, list[LineSample]] = {}
     if synthetic:
         gen = SyntheticLines(seed=seed + 2 * SEED_STRIDE, length=synthetic)
@@ -89,9 +90,7 @@ def evaluate(
             len(samples),
             time.perf_counter() - t0,
         )
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, out)
+    write_text(out, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     return results
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from typing import Any
 
 import torch
 
+from training.atomic import write_text, write_with
 from training.cli import from_dict, to_dict
 from training.config import TrainConfig
 from training.data.charset import Charset
@@ -141,15 +141,6 @@ def metadata(cfg: TrainConfig, model: Recognizer, checkpoint: Path) -> dict[str,
     }
 
 
-def _atomic(path: Path, write: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _copy_runs(tensorboard: Path, dest: Path) -> None:
     """The run's TensorBoard event files travel with the model (the Hub's metrics tab)."""
     if not tensorboard.is_dir():
@@ -180,10 +171,10 @@ def export(checkpoint: Path, out_dir: Path = Path("model_repo")) -> Path:
     scripted.warmup()
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "model.pt"
-    _atomic(
+    write_with(
         target, lambda p: torch.jit.save(scripted, str(p), _extra_files={"config.json": meta_json})
     )
-    _atomic(out_dir / "config.json", lambda p: p.write_text(meta_json + "\n", encoding="utf-8"))
+    write_text(out_dir / "config.json", meta_json + "\n")
     _copy_runs(checkpoint.parent.parent / "tensorboard", out_dir / "runs")
     size_mb = target.stat().st_size / 2**20
     if size_mb > SIZE_BUDGET_MB:

@@ -15,30 +15,31 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 from pathlib import Path
 
 from training.card import write_card
 from training.errors import DataError, HTRError, InternalError
+from training.runs import wandb_env, wandb_id
 
 log = logging.getLogger("training.publish")
 DEFAULT_REMOTE = Path(".hub/htr-line-recognizer.git")  # the embedded local "Hub"
 PUBLISHED = ("model.pt", "config.json", "eval.json", "README.md", ".gitattributes", "runs")
 
 
+# git asks this script for the password; it prints the variable, never stores the token.
+ASKPASS = (
+    '#!/bin/sh\ncase "$1" in Username*) echo user;; *) printf %s "$HTR_PUBLISH_TOKEN";; esac\n'
+)
+
+
 class Git:
     """Runs git in one work tree; a token reaches git only through the environment."""
 
-    def __init__(self, tree: Path, token: str | None = None) -> None:
+    def __init__(self, tree: Path, askpass: Path | None = None, token: str | None = None) -> None:
         self.tree = tree
         self.env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "0"}
-        if token:
-            # git asks this script for the password; it prints the variable, never stores it.
-            askpass = Path(tempfile.mkdtemp()) / "askpass.sh"
-            askpass.write_text(
-                '#!/bin/sh\ncase "$1" in Username*) echo user;; '
-                '*) printf %s "$HTR_PUBLISH_TOKEN";; esac\n'
-            )
-            askpass.chmod(0o700)
+        if token and askpass:
             self.env.update(GIT_ASKPASS=str(askpass), HTR_PUBLISH_TOKEN=token)
 
     def __call__(self, *args: str, check: bool = True) -> str:
@@ -66,12 +67,12 @@ def ensure_local_remote(path: Path) -> str:
     return str(path.resolve())
 
 
-def _checkout(remote: str, work: Path, git_token: str | None) -> Git:
+def _checkout(remote: str, work: Path, askpass: Path | None, token: str | None) -> Git:
     if (work / ".git").exists():
         shutil.rmtree(work)  # a clean clone each time: nothing stale is published
     work.parent.mkdir(parents=True, exist_ok=True)
-    Git(work.parent, git_token)("clone", "-q", remote, str(work))
-    git = Git(work, git_token)
+    Git(work.parent, askpass, token)("clone", "-q", remote, str(work))
+    git = Git(work, askpass, token)
     git("lfs", "install", "--local")
     git("config", "user.name", os.environ.get("GIT_AUTHOR_NAME", "htr publish"))
     git("config", "user.email", os.environ.get("GIT_AUTHOR_EMAIL", "publish@htr.local"))
@@ -81,25 +82,46 @@ def _checkout(remote: str, work: Path, git_token: str | None) -> Git:
 
 
 def _copy_tree(repo: Path, work: Path) -> None:
-    for name in PUBLISHED:
+    for name in PUBLISHED:  # what model_repo no longer has is removed from the Hub too
         src, dst = repo / name, work / name
         if dst.is_dir():
             shutil.rmtree(dst)
+        elif dst.exists():
+            dst.unlink()
         if src.is_dir():
             shutil.copytree(src, dst)
         elif src.exists():
             shutil.copy2(src, dst)
 
 
-def publish_git(repo: Path, remote: str, work: Path, token: str | None = None) -> str:
-    """Commit `repo` into `remote` through LFS, tag the version, push; returns the commit."""
-    for needed in ("model.pt", "config.json", "README.md"):
+def check_exported(repo: Path, *extra: str) -> None:
+    """Refuse early, with the remedy, when the export has not been run."""
+    for needed in ("model.pt", "config.json", *extra):
         if not (repo / needed).exists():
             raise DataError(
-                f"{repo / needed} is missing; run `python -m training.export` "
-                "(and this command fills README.md) first"
+                f"{repo / needed} is missing; run `python -m training.export "
+                "CHECKPOINT` first (`python -m training.publish` fills README.md)"
             )
-    git = _checkout(remote, work, token)
+
+
+def publish_git(repo: Path, remote: str, work: Path, token: str | None = None) -> str:
+    """Commit `repo` into `remote` through LFS, tag the version, push; returns the commit."""
+    check_exported(repo, "README.md")
+    if token and not _is_hub(remote):
+        token = None  # the Hub's token goes to the Hub only, never to another host
+    with tempfile.TemporaryDirectory() as tmp:
+        askpass = Path(tmp) / "askpass.sh"
+        askpass.write_text(ASKPASS)
+        askpass.chmod(0o700)
+        return _commit_and_push(repo, _checkout(remote, work, askpass, token))
+
+
+def _is_hub(remote: str) -> bool:
+    return urllib.parse.urlsplit(remote).hostname in ("huggingface.co", "hf.co")
+
+
+def _commit_and_push(repo: Path, git: Git) -> str:
+    work = git.tree
     _copy_tree(repo, work)
     git("add", "-A")
     version = json.loads((repo / "config.json").read_text())["version"]
@@ -137,21 +159,15 @@ def log_wandb_artifact(repo: Path) -> str | None:
     log_cfg = config["training_config"]["log"]
     mode = os.environ.get("WANDB_MODE", log_cfg["wandb"])
     run_dir = Path(log_cfg["root"]) / log_cfg["name"]
-    if mode == "disabled" or not (run_dir / "wandb_id").exists():
+    if mode == "disabled" or not run_dir.is_dir():
         log.info("W&B artifact skipped (mode %s, run folder %s)", mode, run_dir)
         return None
     import wandb
 
-    for var, sub in [
-        ("WANDB_DIR", ""),
-        ("WANDB_CACHE_DIR", "wandb-cache"),
-        ("WANDB_DATA_DIR", "wandb-data"),
-        ("WANDB_CONFIG_DIR", "wandb-config"),
-    ]:
-        os.environ[var] = str((run_dir / sub).resolve())
+    wandb_env(run_dir, mode)
     run = wandb.init(
         project=log_cfg["wandb_project"],
-        id=(run_dir / "wandb_id").read_text().strip(),
+        id=wandb_id(run_dir),
         resume="allow",
         mode=mode,
         dir=str(run_dir),
@@ -179,23 +195,23 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     token = os.environ.get("HF_TOKEN")
     try:
-        remote = args.remote or ensure_local_remote(DEFAULT_REMOTE)
+        check_exported(args.repo)
         repo_id = args.repo_id or f"local/{args.name}"
-        version = (
-            json.loads((args.repo / "config.json").read_text())["version"]
-            if (args.repo / "config.json").exists()
-            else "main"
-        )
+        version = json.loads((args.repo / "config.json").read_text())["version"]
         write_card(args.repo, name=args.name, repo_id=repo_id, revision=version)
         if args.repo_id:
             commit = publish_hub(args.repo, args.repo_id, token)
         else:
+            remote = args.remote or ensure_local_remote(DEFAULT_REMOTE)
             commit = publish_git(args.repo, remote, args.work / args.name, token)
-        log_wandb_artifact(args.repo)
     except HTRError as e:
         log.error("%s", e)
         return 2
-    sys.stdout.write(f"{commit}\n")
+    sys.stdout.write(f"{commit}\n")  # the push is done: print the commit whatever W&B does
+    try:
+        log_wandb_artifact(args.repo)
+    except Exception as e:  # noqa: BLE001 - the artifact is a courtesy copy, not the release
+        log.warning("W&B artifact not logged: %s", e)
     return 0
 
 

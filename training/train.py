@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +17,14 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from training.atomic import write_text
 from training.callbacks import PreemptionCheckpoint, SamplePredictions, Throughput
 from training.cli import add_arguments, apply_overrides, load_yaml, to_dict
 from training.config import TrainConfig, preset
 from training.data.datamodule import LineDataModule
 from training.errors import ConfigError, HTRError
 from training.module import LitRecognizer
+from training.runs import wandb_env, wandb_id
 
 log = logging.getLogger("training.train")
 
@@ -32,12 +32,6 @@ log = logging.getLogger("training.train")
 def run_dir(cfg: TrainConfig) -> Path:
     """The folder of a run: config, checkpoints, TensorBoard and W&B files."""
     return Path(cfg.log.root) / cfg.log.name
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def resume_path(cfg: TrainConfig, last: Path) -> Path | None:
@@ -49,32 +43,35 @@ def resume_path(cfg: TrainConfig, last: Path) -> Path | None:
             f"{last} exists and resume=never; choose another --log.name, "
             "or --resume auto to continue that run"
         )
-    return last if last.exists() else None
+    if last.exists():
+        _check_same_model(cfg, last)
+        return last
+    return None
+
+
+def _check_same_model(cfg: TrainConfig, ckpt: Path) -> None:
+    """A run continues only with the network it started with."""
+    saved = torch.load(ckpt, map_location="cpu", weights_only=False, mmap=True)
+    before, now = saved.get("htr", {}).get("config", {}).get("model"), to_dict(cfg)["model"]
+    if before != now:
+        changed = sorted(k for k in now if before is None or before.get(k) != now[k])
+        raise ConfigError(
+            f"{ckpt} was trained with other model settings ({changed}); "
+            "keep them, or start a new run with another --log.name"
+        )
 
 
 def _wandb_logger(cfg: TrainConfig, run: Path) -> WandbLogger:
-    # W&B stages runs and artifacts under the run folder, never under the home directory.
-    for var, sub in [
-        ("WANDB_DIR", ""),
-        ("WANDB_CACHE_DIR", "wandb-cache"),
-        ("WANDB_DATA_DIR", "wandb-data"),
-        ("WANDB_CONFIG_DIR", "wandb-config"),
-    ]:
-        os.environ[var] = str((run / sub).resolve())
-        (run / sub).mkdir(parents=True, exist_ok=True)
-    os.environ["WANDB_MODE"] = cfg.log.wandb
-    id_file = run / "wandb_id"
-    if not id_file.exists():  # one W&B run per run folder: a resumed run appends to it
-        _write_atomic(id_file, uuid.uuid4().hex[:12])
+    wandb_env(run, cfg.log.wandb)
     return WandbLogger(
         project=cfg.log.wandb_project,
         name=cfg.log.name,
         save_dir=str(run),
-        id=id_file.read_text().strip(),
-        resume="allow",
-        log_model=True,
-        # offline=False: Lightning refuses log_model when offline, but W&B
-        # itself stages artifacts offline under WANDB_MODE=offline.
+        id=wandb_id(run),
+        resume="allow",  # a resumed run appends to the same W&B run
+        log_model=True,  # best and last checkpoints become model artifacts (best, latest)
+        # offline=False: Lightning refuses log_model when offline, but W&B itself stages
+        # artifacts offline under WANDB_MODE=offline.
         offline=False,
     )
 
@@ -138,7 +135,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     last = run / "checkpoints" / "last.ckpt"
     ckpt = resume_path(cfg, last)
     run.mkdir(parents=True, exist_ok=True)
-    _write_atomic(
+    write_text(
         run / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False, allow_unicode=True)
     )
     if cfg.trainer.threads:
@@ -154,7 +151,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     finally:
         _finish_loggers(trainer)
     if trainer.is_global_zero:
-        _write_atomic(run / "summary.json", json.dumps(summary, indent=2))
+        write_text(run / "summary.json", json.dumps(summary, indent=2))
     return summary
 
 

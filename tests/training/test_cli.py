@@ -83,3 +83,11 @@ def test_unknown_key_in_yaml_lists_the_valid_ones(tmp_path):
 def test_mismatched_heights_are_refused(tiny):
     with pytest.raises(ConfigError, match="model.height=40 but data.height=32"):
         tiny(model__height=40).check()
+
+
+def test_resuming_with_another_network_is_refused(tiny):
+    from training.train import train
+
+    train(tiny(trainer__max_steps=2))
+    with pytest.raises(ConfigError, match=r"other model settings \(\['hidden'\]\)"):
+        train(tiny(trainer__max_steps=4, model__hidden=48))

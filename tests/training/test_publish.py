@@ -98,6 +98,13 @@ def test_publishing_twice_makes_one_commit(repo, tmp_path):
     assert version in _git(Path(remote), "tag", "-l").split()
 
 
+def test_token_goes_to_the_hub_only(monkeypatch):
+    from training.publish import _is_hub
+
+    assert _is_hub("https://huggingface.co/org/name")
+    assert not _is_hub("https://example.org/huggingface.co/x") and not _is_hub("/tmp/hub.git")
+
+
 def test_token_never_written_or_logged(repo, tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     remote = ensure_local_remote(tmp_path / "hub.git")
@@ -123,9 +130,11 @@ def test_exported_file_is_logged_as_a_wandb_artifact_on_its_run(repo, monkeypatc
     monkeypatch.setenv("WANDB_MODE", "offline")
     config = json.loads((repo / "config.json").read_text())
     run = Path(config["training_config"]["log"]["root"]) / config["training_config"]["log"]["name"]
-    (run / "wandb_id").write_text("abc123def456")
+    from training.runs import wandb_id
+
     assert log_wandb_artifact(repo) == config["version"]
-    files = list((run / "wandb").glob("offline-run-*abc123def456/run-abc123def456.wandb"))
+    run_id = wandb_id(run)
+    files = list((run / "wandb").glob(f"offline-run-*{run_id}/run-{run_id}.wandb"))
     assert files, list(run.rglob("*.wandb"))
     data = files[0].read_bytes()
     assert b"htr-line-recognizer" in data and config["version"].encode() in data

@@ -1,4 +1,4 @@
-"""`python -m training.data preview|stats`: look at the data before training on it."""
+"""`python -m training.data preview|speed`: look at the data, and time the generator."""
 
 from __future__ import annotations
 

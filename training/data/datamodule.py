@@ -76,7 +76,7 @@ class Lines(Dataset):
         self.height = height
         self.stride = stride
         self.augment = augment  # vary real lines (synthetic ones vary by construction)
-        self._rng = np.random.default_rng()
+        self._calls = 0  # with the worker's torch seed: each draw differs, runs repeat
 
     def __len__(self) -> int:
         return sum(len(p) for p in self.parts)
@@ -88,7 +88,9 @@ class Lines(Dataset):
         target = self.charset.encode(text)
         img = to_height(s.image, self.height)
         if self.augment and not isinstance(self.parts[part], SyntheticLines):
-            img = distort_real(img, self._rng)
+            self._calls += 1
+            rng = np.random.default_rng([torch.initial_seed() % 2**32, part, i, self._calls])
+            img = distort_real(img, rng)
         img = fit_ctc(img, len(target), self.stride)
         return img, target, self.charset.decode(target)
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from training.atomic import write_with
 from training.data.lines import LineSample
 
 LABEL_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")  # Debian fonts-dejavu-core
@@ -39,7 +39,4 @@ def contact_sheet(samples: Sequence[LineSample], width: int = 1400) -> Image.Ima
 
 def save_png(img: Image.Image, path: Path) -> None:
     """Write a PNG atomically: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    img.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    write_with(path, lambda tmp: img.save(tmp, format="PNG"))

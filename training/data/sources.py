@@ -78,6 +78,11 @@ def resolve(cfg: SourceConfig, cache_dir: Path) -> list[Path]:
     if not paths or not all(p.exists() for p in paths):
         raise DataError(f"source {cfg.uri!r} matches no file or folder; check the path")
     if cfg.sha256:
+        if len(paths) != 1 or not paths[0].is_file():
+            raise ConfigError(
+                f"source {cfg.uri!r}: one sha256 can check one file, not "
+                f"{len(paths)} paths or a folder; give each file its own source"
+            )
         from training.data.download import fetch
 
         paths = [fetch(str(p), cfg.sha256, cache_dir) for p in paths]

@@ -29,7 +29,7 @@ from training.model import ModelConfig, Recognizer, count_parameters, output_len
 
 log = logging.getLogger("bench.ablation")
 SMALL_CNN = (16, 32, 64, 96)
-CANDIDATES: dict[str, tuple[ModelConfig, float]] = {
+CANDIDATES: dict[str, tuple[ModelConfig, float] | tuple[ModelConfig, float, int]] = {
     "CNN 32-128 + BiLSTM 2x192": (
         ModelConfig(channels=(32, 64, 96, 128), sequence="lstm", hidden=192, layers=2),
         1e-3,

@@ -73,10 +73,10 @@ def results_table(evaluation: dict[str, Any]) -> str:
     return "\n".join(rows) if len(rows) > 2 else "No evaluation has been run."
 
 
-def _fill(template: str, **values: str) -> str:
+def _fill(template: str, **values: object) -> str:
     """Replace `{key}` placeholders only (a literal brace elsewhere in the card is kept)."""
     for key, value in values.items():
-        template = template.replace("{" + key + "}", value)
+        template = template.replace("{" + key + "}", str(value))
     return template
 
 

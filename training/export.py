@@ -29,6 +29,11 @@ from training.predictor import LinePredictor
 
 log = logging.getLogger("training.export")
 SIZE_BUDGET_MB = 20
+SEQUENCE_NAMES = {
+    "lstm": "BiLSTM",
+    "transformer": "Transformer encoder",
+    "conv": "1-D separable convolutions",
+}
 
 
 def load_checkpoint(path: Path) -> tuple[TrainConfig, Recognizer]:
@@ -117,6 +122,12 @@ def verify(eager: LinePredictor, scripted: torch.jit.ScriptModule, atol: float =
             )
 
 
+def _digest(path: Path) -> str:
+    from training.data.download import sha256_file
+
+    return sha256_file(path)
+
+
 def metadata(cfg: TrainConfig, model: Recognizer, checkpoint: Path) -> dict[str, Any]:
     """What config.json and the module's meta say about the model."""
     commit = git_commit()
@@ -135,7 +146,7 @@ def metadata(cfg: TrainConfig, model: Recognizer, checkpoint: Path) -> dict[str,
         "data_sources": [to_dict(s) for s in cfg.data.sources],
         "metrics": {k: v for k, v in metrics.items() if k.startswith(("val/", "test/"))},
         "git_commit": commit,
-        "version": f"{time.strftime('%Y%m%d')}-{commit[:7]}",
+        "version": f"{time.strftime('%Y%m%d')}-{commit[:7]}-{_digest(checkpoint)[:6]}",
         "checkpoint": checkpoint.name,
         "training_config": to_dict(cfg),
     }

@@ -107,6 +107,7 @@ def check_exported(repo: Path, *extra: str) -> None:
 def publish_git(repo: Path, remote: str, work: Path, token: str | None = None) -> str:
     """Commit `repo` into `remote` through LFS, tag the version, push; returns the commit."""
     check_exported(repo, "README.md")
+    work = work.resolve()  # git runs in other folders: relative paths would move
     if token and not _is_hub(remote):
         token = None  # the Hub's token goes to the Hub only, never to another host
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,7 +133,13 @@ def _commit_and_push(repo: Path, git: Git) -> str:
     else:
         log.info("nothing changed since the last publish: no new commit")
     commit = git("rev-parse", "HEAD")
-    if not git("tag", "-l", version):
+    tagged = git("rev-list", "-n", "1", version, check=False) if git("tag", "-l", version) else ""
+    if tagged and tagged != commit:
+        raise DataError(
+            f"tag {version} already names commit {tagged[:12]} on the remote; "
+            "export again (the version changes with the checkpoint) and publish"
+        )
+    if not tagged:
         git("tag", version)
         git("push", "-q", "origin", version)
     return commit

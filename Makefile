@@ -14,7 +14,7 @@ SYSTEM_PACKAGES := fonts-dkg-handwriting fonts-breip fonts-sjfonts fonts-kristi 
 	fonts-dancingscript fonts-kaushanscript fonts-lobstertwo fonts-leckerli-one \
 	fonts-comic-neue fonts-ecolier-court fonts-dejavu-core dasher-data git-lfs
 
-.PHONY: setup system venv demo preview train quick export-model publish tensorboard ablation test \
+.PHONY: setup system venv demo preview train quick export-model publish tensorboard api ablation test \
 	lint format typecheck clean
 
 setup: system venv
@@ -65,6 +65,11 @@ publish: venv
 
 tensorboard: venv
 	$(BIN)/tensorboard --logdir runs --host 127.0.0.1 --port 6006
+
+# The Lambda handler under the real AWS runtime interface client, on the port AWS's docs map
+# the emulator to: POST http://127.0.0.1:9000/2015-03-31/functions/function/invocations
+api: venv
+	$(BIN)/python lambda/local_runtime.py --port 9000 --workers 2
 
 ablation: setup
 	$(BIN)/python -m bench.ablation --seconds 150

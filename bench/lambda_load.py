@@ -1,0 +1,144 @@
+"""Bounded load test of the Lambda handler on loopback, and its cold start.
+
+`python -m bench.lambda_load` starts `lambda/local_runtime.py` (the Runtime API and
+awslambdaric workers) on a free loopback port, times a fresh start to the first answer, then
+sends a fixed number of requests at several concurrency levels and writes p50/p95/p99 latency
+and errors to bench/lambda_load.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+INVOKE = "/2015-03-31/functions/function/invocations"
+
+
+def line_event(width: int = 1024) -> bytes:
+    """A 64 x `width` greyscale line image as a direct-invocation event."""
+    rng = np.random.default_rng(0)
+    img = np.full((64, width), 235, np.uint8)
+    img[24:44, 20 : width - 20] = rng.integers(0, 255, size=(20, width - 40)) // 4
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    return json.dumps({"image": base64.b64encode(buf.getvalue()).decode()}).encode()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(port: int, body: bytes, timeout: float = 60) -> tuple[float, bool]:
+    """One invocation: seconds taken and whether the function answered 200."""
+    t0 = time.perf_counter()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{INVOKE}", data=body, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            ok = json.loads(resp.read()).get("statusCode") == 200
+    except OSError:
+        ok = False
+    return time.perf_counter() - t0, ok
+
+
+def cold_start(port: int, body: bytes, deadline: float = 120) -> float:
+    """Seconds from a fresh runtime process to its first answer."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "lambda/local_runtime.py"),
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while time.perf_counter() - t0 < deadline:
+            try:
+                _, ok = call(port, body)
+                if ok:
+                    return time.perf_counter() - t0
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("no answer from the cold runtime")
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def level(port: int, body: bytes, concurrency: int, requests: int) -> dict:
+    """Latency percentiles (ms) and errors for `requests` calls at `concurrency`."""
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        results = list(pool.map(lambda _: call(port, body), range(requests)))
+    wall = time.perf_counter() - t0
+    ms = sorted(1000 * t for t, _ in results)
+    q = statistics.quantiles(ms, n=100)
+    return {
+        "concurrency": concurrency,
+        "requests": requests,
+        "errors": sum(not ok for _, ok in results),
+        "p50_ms": round(q[49], 1),
+        "p95_ms": round(q[94], 1),
+        "p99_ms": round(q[98], 1),
+        "throughput_rps": round(requests / wall, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the cold start and the load levels; print and save the results."""
+    p = argparse.ArgumentParser(prog="python -m bench.lambda_load", description=__doc__)
+    p.add_argument("--levels", type=int, nargs="*", default=[1, 2, 4, 8])
+    p.add_argument("--requests", type=int, default=100)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--out", type=Path, default=Path("bench/lambda_load.json"))
+    args = p.parse_args(argv)
+    body = line_event()
+    result = {"cold_start_s": round(cold_start(_free_port(), body), 2), "levels": []}
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "lambda/local_runtime.py"),
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        cold_start_wait = [call(port, body) for _ in range(args.workers * 2)]  # warm every worker
+        assert all(ok for _, ok in cold_start_wait), "runtime did not answer"
+        for c in args.levels:
+            result["levels"].append(level(port, body, c, args.requests))
+    finally:
+        proc.terminate()
+        proc.wait()
+    result["workers"] = args.workers
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

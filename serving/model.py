@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,14 @@ def load(path: Path | None = None) -> LoadedModel:
 
 _lock = threading.Lock()
 _model: LoadedModel | None = None
+_loader: Callable[[], LoadedModel] | None = None  # None: `load()` from HTR_MODEL_PATH
+
+
+def set_loader(loader: Callable[[], LoadedModel] | None) -> None:
+    """Choose how the model is obtained (the Space resolves a Hub or git source first)."""
+    global _loader
+    _loader = loader
+    reset()
 
 
 def get() -> LoadedModel:
@@ -69,7 +78,7 @@ def get() -> LoadedModel:
     if _model is None:
         with _lock:
             if _model is None:
-                _model = load()
+                _model = _loader() if _loader else load()
     return _model
 
 

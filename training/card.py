@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from training.atomic import write_text
+from serving.atomic import write_text
 
 # Real sources that a model may be trained on, with the credit their licences ask for.
 CREDITS = {

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torchmetrics.functional.text import char_error_rate, word_error_rate
 
-from training.atomic import write_text
+from serving.atomic import write_text
 from training.data.charset import normalize_text
 from training.data.datamodule import SEED_STRIDE
 from training.data.lines import LineSample

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from training.atomic import write_text, write_with
+from serving.atomic import write_text, write_with
 from training.cli import from_dict, to_dict
 from training.config import TrainConfig
 from training.data.charset import Charset

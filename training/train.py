@@ -17,7 +17,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from training.atomic import write_text
+from serving.atomic import write_text
 from training.callbacks import PreemptionCheckpoint, SamplePredictions, Throughput
 from training.cli import add_arguments, apply_overrides, load_yaml, to_dict
 from training.config import TrainConfig, preset

@@ -14,7 +14,10 @@ SYSTEM_PACKAGES := fonts-dkg-handwriting fonts-breip fonts-sjfonts fonts-kristi 
 	fonts-dancingscript fonts-kaushanscript fonts-lobstertwo fonts-leckerli-one \
 	fonts-comic-neue fonts-ecolier-court fonts-dejavu-core dasher-data git-lfs
 
-.PHONY: setup system venv demo preview train quick export-model publish tensorboard api ablation test \
+# Only the tests need a browser: Debian's Chromium, driven by Playwright (never `playwright install`).
+TEST_PACKAGES := chromium
+
+.PHONY: setup system test-system venv space space-bundle demo preview train quick export-model publish tensorboard api ablation test \
 	lint format typecheck clean
 
 setup: system venv
@@ -28,6 +31,9 @@ system:
 	      --no-install-recommends $$missing >/dev/null; \
 	  else echo "missing Debian packages (run as root or install them): $$missing"; exit 1; fi; \
 	fi
+
+test-system:
+	@$(MAKE) --no-print-directory system SYSTEM_PACKAGES="$(TEST_PACKAGES)"
 
 venv: $(VENV)/.installed
 
@@ -44,6 +50,23 @@ demo: setup
 	$(BIN)/python -m training.data speed
 	$(BIN)/python -m training.train --preset quick
 	$(MAKE) --no-print-directory export-model RUN=quick publish
+	@echo "The Space is starting on http://127.0.0.1:7860 (the model just published; Ctrl-C stops it)"
+	$(BIN)/python space/app.py
+
+# The Space alone, on the last model published to the local Hub.
+space: venv
+	$(BIN)/python space/app.py
+
+# The folder to push to a Hugging Face Space: its README (front matter) and requirements at
+# the root, with the space/ and serving/ packages.
+space-bundle:
+	rm -rf dist/space && mkdir -p dist/space
+	cp space/README.md space/requirements.txt dist/space/
+	mkdir -p dist/space/space/examples dist/space/serving
+	cp space/*.py dist/space/space/ && rm dist/space/space/make_examples.py
+	cp space/examples/*.png dist/space/space/examples/
+	cp serving/*.py dist/space/serving/
+	@echo "dist/space is ready: push it to a Space repository"
 
 preview: setup
 	$(BIN)/python -m training.data preview --out artifacts/preview.png
@@ -74,7 +97,7 @@ api: venv
 ablation: setup
 	$(BIN)/python -m bench.ablation --seconds 150
 
-test: setup
+test: setup test-system
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 

@@ -56,8 +56,8 @@ def call(port: int, body: bytes, timeout: float = 60) -> tuple[float, bool]:
     return time.perf_counter() - t0, ok
 
 
-def cold_start(port: int, body: bytes, deadline: float = 120) -> float:
-    """Seconds from a fresh runtime process to its first answer."""
+def start(port: int, body: bytes, workers: int, deadline: float = 120) -> tuple:
+    """A fresh runtime process and the seconds from its start to its first answer."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [
@@ -66,23 +66,16 @@ def cold_start(port: int, body: bytes, deadline: float = 120) -> float:
             "--port",
             str(port),
             "--workers",
-            "1",
+            str(workers),
         ],
         stderr=subprocess.DEVNULL,
     )
-    try:
-        while time.perf_counter() - t0 < deadline:
-            try:
-                _, ok = call(port, body)
-                if ok:
-                    return time.perf_counter() - t0
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("no answer from the cold runtime")
-    finally:
-        proc.terminate()
-        proc.wait()
+    while time.perf_counter() - t0 < deadline:
+        if call(port, body)[1]:
+            return proc, time.perf_counter() - t0
+        time.sleep(0.05)
+    proc.terminate()
+    raise RuntimeError("no answer from the runtime; is model_repo/model.pt exported?")
 
 
 def level(port: int, body: bytes, concurrency: int, requests: int) -> dict:
@@ -113,22 +106,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("bench/lambda_load.json"))
     args = p.parse_args(argv)
     body = line_event()
-    result = {"cold_start_s": round(cold_start(_free_port(), body), 2), "levels": []}
+    proc, cold = start(_free_port(), body, workers=1)
+    proc.terminate()
+    proc.wait()
+    result = {"cold_start_s": round(cold, 2), "levels": []}
     port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "lambda/local_runtime.py"),
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-        ],
-        stderr=subprocess.DEVNULL,
-    )
+    proc, _ = start(port, body, args.workers)
     try:
-        cold_start_wait = [call(port, body) for _ in range(args.workers * 2)]  # warm every worker
-        assert all(ok for _, ok in cold_start_wait), "runtime did not answer"
+        for _ in range(args.workers * 2):  # warm every worker before timing
+            call(port, body)
         for c in args.levels:
             result["levels"].append(level(port, body, c, args.requests))
     finally:

@@ -162,6 +162,7 @@ def start_workers(api: str, n: int, env: dict[str, str] | None = None) -> list[s
     """Launch `n` awslambdaric processes running handler.handler against `api`."""
     root = HERE.parent
     base = {
+        "HTR_MODEL_PATH": str(root / "model_repo" / "model.pt"),  # what export writes
         **os.environ,
         **(env or {}),
         "AWS_LAMBDA_RUNTIME_API": api,

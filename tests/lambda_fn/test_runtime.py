@@ -84,3 +84,17 @@ def test_concurrent_requests_across_two_environments(api):
     assert all(o["statusCode"] == 200 for o in outs)
     assert len({json.loads(o["body"])["request_id"] for o in outs}) == 12
     assert time.perf_counter() - t0 < 60
+
+
+@pytest.mark.slow
+def test_oversized_image_is_413_through_awslambdaric(api):
+    import base64
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("1", (30000, 30000)).save(buf, format="PNG")  # a decompression bomb, ~30 kB
+    out = invoke(api, {"image": base64.b64encode(buf.getvalue()).decode()})
+    assert out["statusCode"] == 413
+    assert "pixels" in json.loads(out["body"])["error"]

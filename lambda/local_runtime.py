@@ -149,10 +149,19 @@ def make_handler(runtime: Runtime) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A caller that hangs up (timeout, shutdown) is not an error of the runtime.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            log.debug("client %s went away", client_address)
+        else:
+            super().handle_error(request, client_address)
+
+
 def serve(host: str, port: int, timeout_s: float) -> tuple[ThreadingHTTPServer, Runtime]:
     """Start the Runtime API in a background thread."""
     runtime = Runtime(timeout_s)
-    server = ThreadingHTTPServer((host, port), make_handler(runtime))
+    server = _Server((host, port), make_handler(runtime))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, runtime

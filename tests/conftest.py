@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,31 @@ def served_model(tiny_model_file, monkeypatch):
     model.reset()
     yield tiny_model_file
     model.reset()
+
+
+def load_script(name: str, relative: str):
+    """Import a file that is not in a package (lambda/ is a Python keyword)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / relative)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while being defined
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextmanager
+def running_lambda(model_file: Path, workers: int = 1):
+    """The loopback Runtime API with awslambdaric workers on `model_file`; yields its port."""
+    lr = load_script("htr_local_runtime", "lambda/local_runtime.py")
+    server, runtime = lr.serve("127.0.0.1", 0, timeout_s=60)
+    port = server.server_address[1]
+    procs = lr.start_workers(f"127.0.0.1:{port}", workers, {"HTR_MODEL_PATH": str(model_file)})
+    try:
+        yield port
+    finally:
+        runtime.stopping.set()
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=10)
+        server.shutdown()

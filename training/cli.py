@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from training.errors import ConfigError
+from training.errors import ConfigError, HTRError
 
 
 def _hints(cls: type) -> dict[str, Any]:
@@ -127,3 +129,15 @@ def load_yaml(path: Path) -> dict[str, Any]:
 
     walk(data, "")
     return flat
+
+
+def run_command(log: logging.Logger, action: Callable[[], object]) -> int:
+    """Run a command's action with logging set up; a caller's mistake exits 2 with its message
+    (no traceback), anything else propagates."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        action()
+    except HTRError as e:
+        log.error("%s", e)
+        return 2
+    return 0

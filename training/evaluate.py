@@ -18,12 +18,13 @@ import torch
 from torchmetrics.functional.text import char_error_rate, word_error_rate
 
 from serving.atomic import write_text
+from training.cli import run_command
 from training.data.charset import normalize_text
 from training.data.datamodule import SEED_STRIDE
 from training.data.lines import LineSample
 from training.data.sources import SourceConfig, load_source
 from training.data.synthetic import SyntheticLines
-from training.errors import DataError, HTRError
+from training.errors import DataError
 
 log = logging.getLogger("training.evaluate")
 REAL_VAL = "../shared/data/lines/*-val-*.tar"
@@ -102,13 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--synthetic", type=int, default=256, help="synthetic test lines (0: none)")
     p.add_argument("--data", nargs="*", default=[], help="more line datasets (paths or URLs)")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        evaluate(args.model, args.out, args.synthetic, extra=args.data)
-    except HTRError as e:
-        log.error("%s", e)
-        return 2
-    return 0
+    return run_command(log, lambda: evaluate(args.model, args.out, args.synthetic, extra=args.data))
 
 
 if __name__ == "__main__":

@@ -19,11 +19,11 @@ from typing import Any
 import torch
 
 from serving.atomic import write_text, write_with
-from training.cli import from_dict, to_dict
+from training.cli import from_dict, run_command, to_dict
 from training.config import TrainConfig
 from training.data.charset import Charset
 from training.data.datamodule import MAX_WIDTH
-from training.errors import DataError, HTRError, InternalError
+from training.errors import DataError, InternalError
 from training.model import Recognizer, count_parameters
 from training.predictor import LinePredictor
 
@@ -200,13 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--out", type=Path, default=Path("model_repo"))
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        export(args.checkpoint, args.out)
-    except HTRError as e:
-        log.error("%s", e)
-        return 2
-    return 0
+    return run_command(log, lambda: export(args.checkpoint, args.out))
 
 
 if __name__ == "__main__":

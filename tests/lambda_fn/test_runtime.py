@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -12,21 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import load_script, running_lambda
+
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = Path(__file__).parent / "events"
 
 
-def _local_runtime():
-    spec = importlib.util.spec_from_file_location(
-        "htr_local_runtime", ROOT / "lambda/local_runtime.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being defined
-    spec.loader.exec_module(module)
-    return module
-
-
-lr = _local_runtime()
+lr = load_script("htr_local_runtime", "lambda/local_runtime.py")
 
 
 def invoke(port: int, event: dict, timeout: float = 60) -> dict:
@@ -39,17 +29,8 @@ def invoke(port: int, event: dict, timeout: float = 60) -> dict:
 
 @pytest.fixture(scope="module")
 def api(tiny_model_file):
-    server, runtime = lr.serve("127.0.0.1", 0, timeout_s=60)
-    port = server.server_address[1]
-    workers = lr.start_workers(f"127.0.0.1:{port}", 2, {"HTR_MODEL_PATH": str(tiny_model_file)})
-    try:
+    with running_lambda(tiny_model_file, workers=2) as port:
         yield port
-    finally:
-        runtime.stopping.set()
-        for w in workers:
-            w.terminate()
-            w.wait(timeout=10)
-        server.shutdown()
 
 
 @pytest.mark.slow

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import socket
-import sys
 from pathlib import Path
 
 import gradio as gr
@@ -13,7 +11,10 @@ import pytest
 
 from serving import model
 from space import app, backend, feedback
+from tests.conftest import running_lambda
 from training.data.kraken import read_kraken_dir
+
+INVOKE = "/2015-03-31/functions/function/invocations"
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,33 +69,13 @@ def test_backend_down_is_a_clear_message(monkeypatch):
         app.read_image(_line())
 
 
-def _local_runtime():
-    spec = importlib.util.spec_from_file_location(
-        "htr_local_runtime_space", ROOT / "lambda/local_runtime.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.slow
 def test_remote_backend_gives_the_same_result(served_model, monkeypatch):
-    lr = _local_runtime()
-    server, runtime = lr.serve("127.0.0.1", 0, timeout_s=60)
-    port = server.server_address[1]
-    workers = lr.start_workers(f"127.0.0.1:{port}", 1, {"HTR_MODEL_PATH": str(served_model)})
-    try:
+    with running_lambda(served_model) as port:
         monkeypatch.delenv("MODEL_URL", raising=False)
         local = app.read_image(_line())
-        monkeypatch.setenv("MODEL_URL", f"http://127.0.0.1:{port}{lr.INVOKE}")
+        monkeypatch.setenv("MODEL_URL", f"http://127.0.0.1:{port}{INVOKE}")
         remote = app.read_image(_line())
-    finally:
-        runtime.stopping.set()
-        for w in workers:
-            w.terminate()
-            w.wait(timeout=10)
-        server.shutdown()
     assert remote[0] == local[0] and remote[1] == pytest.approx(local[1], abs=1e-3)
     assert remote[3] == local[3]
 

@@ -160,8 +160,6 @@ def _fit_and_test(
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
     trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt) if ckpt else None)
-    if trainer.interrupted:
-        raise KeyboardInterrupt  # checkpoint saved by PreemptionCheckpoint; rerun to continue
     trainer.save_checkpoint(last)  # max_time may stop mid-epoch: keep the very last state
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     summary = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}

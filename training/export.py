@@ -163,6 +163,13 @@ def _copy_runs(tensorboard: Path, dest: Path) -> None:
     )
 
 
+def _already_exported(out_dir: Path, version: str) -> bool:
+    config = out_dir / "config.json"
+    if not (config.is_file() and (out_dir / "model.pt").is_file()):
+        return False
+    return json.loads(config.read_text(encoding="utf-8")).get("version") == version
+
+
 def export(checkpoint: Path, out_dir: Path = Path("model_repo")) -> Path:
     """Script, verify, warm and write model.pt and config.json into `out_dir`."""
     cfg, model = load_checkpoint(checkpoint)
@@ -177,6 +184,11 @@ def export(checkpoint: Path, out_dir: Path = Path("model_repo")) -> Path:
         meta_json,
         meta["version"],
     )
+    if _already_exported(out_dir, meta["version"]):
+        # TorchScript files differ byte-wise between two saves of the same module: keeping
+        # the first makes re-running `make demo` publish nothing new.
+        log.info("%s already holds version %s; nothing to do", out_dir, meta["version"])
+        return out_dir / "model.pt"
     scripted = torch.jit.script(eager)
     verify(eager, scripted)
     scripted.warmup()

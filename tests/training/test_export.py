@@ -131,3 +131,9 @@ def test_export_refuses_what_is_not_a_checkpoint(tmp_path):
 def test_check_images_cover_every_layout():
     dims = {tuple(x.shape[2:]) for x in check_images()}
     assert {(), (1,), (3,), (4,)} <= dims
+
+
+def test_exporting_the_same_checkpoint_again_changes_nothing(checkpoint, exported):
+    before = exported.read_bytes()
+    again = export(checkpoint, exported.parent)
+    assert again == exported and again.read_bytes() == before

@@ -7,7 +7,6 @@ import gzip
 import logging
 import os
 import pickle
-import secrets
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 from numpy._core import multiarray as _multiarray
 from numpy._core import numeric as _numeric
 
+from serving.atomic import atomic_path
 from training.data.lines import LineSample
 from training.errors import DataError, UnsafePickleError
 
@@ -162,21 +162,10 @@ def save_pkl_gz(obj: object, path: str | os.PathLike[str]) -> None:
             f"cannot save {problem} to {path}: only nested tuples/lists/dicts of str, int, float, "
             f"bool, None and numpy arrays of non-object dtype are allowed; convert it first"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    # os.open with 0o666 rather than mkstemp: the result gets the umask's permissions, not 0600
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            # mtime=0: identical data gives identical bytes (and checksums)
-            with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz:
-                pickle.dump(obj, gz, protocol=_PROTOCOL)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as raw:
+        # mtime=0: identical data gives identical bytes (and checksums)
+        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz:
+            pickle.dump(obj, gz, protocol=_PROTOCOL)
     log.info("wrote %s (%d bytes)", path, path.stat().st_size)
 
 

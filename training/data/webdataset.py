@@ -5,10 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import re
 import tarfile
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import IO
 import numpy as np
 from PIL import Image
 
+from serving.atomic import atomic_path
 from training.data.lines import LineSample
 from training.errors import DataError
 
@@ -223,12 +222,11 @@ def _sample_parts(key: str, sample: LineSample) -> tuple[bytes, bytes, bytes]:
 def write_shard(samples: Iterable[LineSample], path: Path | str) -> int:
     """Write samples to a tar shard as KEY.png + KEY.txt + KEY.json, atomically; return count."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     keys: set[str] = set()
     mtime = int(time.time())
-    try:
-        with os.fdopen(fd, "wb") as fh, tarfile.open(fileobj=fh, mode="w") as tf:
+    # Readers never see a half-written shard: it appears whole or not at all.
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        with tarfile.open(fileobj=fh, mode="w") as tf:
             for i, sample in enumerate(samples):
                 key = _sample_key(i, sample)
                 if key in keys:
@@ -240,9 +238,5 @@ def write_shard(samples: Iterable[LineSample], path: Path | str) -> int:
                 png, txt, meta = _sample_parts(key, sample)
                 for ext, data in (("png", png), ("txt", txt), ("json", meta)):
                     _member(tf, f"{key}.{ext}", data, mtime)
-        os.replace(tmp_name, path)  # readers never see a half-written shard
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
     log.info("wrote %d samples to %s", len(keys), path)
     return len(keys)

@@ -15,10 +15,13 @@ SYSTEM_PACKAGES := fonts-dkg-handwriting fonts-breip fonts-sjfonts fonts-kristi 
 	fonts-comic-neue fonts-ecolier-court fonts-dejavu-core dasher-data git-lfs
 
 # Only the tests need a browser: Debian's Chromium, driven by Playwright (never `playwright install`).
-TEST_PACKAGES := chromium
+TEST_PACKAGES := chromium tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra
 
-.PHONY: setup system test-system venv space space-bundle demo preview train quick export-model publish tensorboard api ablation test \
-	lint format typecheck clean
+# The benchmark's peer: Tesseract 5 with English and French (Debian bookworm ships 5.3).
+BENCH_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra
+
+.PHONY: setup system test-system bench-system venv space space-bundle demo preview train quick export-model publish tensorboard api ablation test \
+	lint format typecheck bench clean
 
 setup: system venv
 
@@ -34,6 +37,9 @@ system:
 
 test-system:
 	@$(MAKE) --no-print-directory system SYSTEM_PACKAGES="$(TEST_PACKAGES)"
+
+bench-system:
+	@$(MAKE) --no-print-directory system SYSTEM_PACKAGES="$(BENCH_PACKAGES)"
 
 venv: $(VENV)/.installed
 
@@ -93,6 +99,11 @@ tensorboard: venv
 # the emulator to: POST http://127.0.0.1:9000/2015-03-31/functions/function/invocations
 api: venv
 	$(BIN)/python lambda/local_runtime.py --port 9000 --workers 2
+
+# Our published model against Tesseract on the same lines, speed, size and the Lambda load
+# test: writes BENCHMARKS.md and bench/results.json (about 20 minutes on 2 cores).
+bench: setup bench-system
+	$(BIN)/python -m bench
 
 ablation: setup
 	$(BIN)/python -m bench.ablation --seconds 150

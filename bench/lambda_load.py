@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from serving.atomic import write_text
+
 ROOT = Path(__file__).resolve().parents[1]
 INVOKE = "/2015-03-31/functions/function/invocations"
 
@@ -38,7 +40,7 @@ def line_event(width: int = 1024) -> bytes:
     return json.dumps({"image": base64.b64encode(buf.getvalue()).decode()}).encode()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -97,6 +99,27 @@ def level(port: int, body: bytes, concurrency: int, requests: int) -> dict:
     }
 
 
+def run(levels: list[int], requests: int, workers: int) -> dict:
+    """The cold start (one worker) and every load level against `workers` workers."""
+    body = line_event()
+    proc, cold = start(free_port(), body, workers=1)
+    proc.terminate()
+    proc.wait()
+    result: dict = {"cold_start_s": round(cold, 2), "levels": []}
+    port = free_port()
+    proc, _ = start(port, body, workers)
+    try:
+        for _ in range(workers * 2):  # warm every worker before timing
+            call(port, body)
+        for c in levels:
+            result["levels"].append(level(port, body, c, requests))
+    finally:
+        proc.terminate()
+        proc.wait()
+    result["workers"] = workers
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the cold start and the load levels; print and save the results."""
     p = argparse.ArgumentParser(prog="python -m bench.lambda_load", description=__doc__)
@@ -105,23 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", type=Path, default=Path("bench/lambda_load.json"))
     args = p.parse_args(argv)
-    body = line_event()
-    proc, cold = start(_free_port(), body, workers=1)
-    proc.terminate()
-    proc.wait()
-    result = {"cold_start_s": round(cold, 2), "levels": []}
-    port = _free_port()
-    proc, _ = start(port, body, args.workers)
-    try:
-        for _ in range(args.workers * 2):  # warm every worker before timing
-            call(port, body)
-        for c in args.levels:
-            result["levels"].append(level(port, body, c, args.requests))
-    finally:
-        proc.terminate()
-        proc.wait()
-    result["workers"] = args.workers
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    result = run(args.levels, args.requests, args.workers)
+    write_text(args.out, json.dumps(result, indent=2) + "\n")
     sys.stdout.write(json.dumps(result, indent=2) + "\n")
     return 0
 

@@ -44,13 +44,20 @@ def predict_all(
     return [preds[i] for i in range(len(samples))]
 
 
+def rates(preds: list[str], truth: list[str]) -> dict[str, float]:
+    """Corpus CER and WER of `preds` against `truth` (both already normalised)."""
+    return {
+        "cer": round(float(char_error_rate(preds, truth)), 4),
+        "wer": round(float(word_error_rate(preds, truth)), 4),
+    }
+
+
 def score(model: torch.jit.ScriptModule, samples: list[LineSample]) -> dict[str, Any]:
     """CER, WER and line count of the model on `samples`, with a few examples."""
     truth = [normalize_text(s.text) for s in samples]
     preds = predict_all(model, samples)
     return {
-        "cer": round(float(char_error_rate(preds, truth)), 4),
-        "wer": round(float(word_error_rate(preds, truth)), 4),
+        **rates(preds, truth),
         "lines": len(samples),
         "examples": [{"truth": t, "pred": p} for t, p in list(zip(truth, preds, strict=True))[:5]],
     }

@@ -9,7 +9,7 @@ from torch import nn
 
 from training.errors import ConfigError
 
-SEQUENCE_MODELS = ("lstm", "transformer", "conv")
+SEQUENCE_MODELS = ("lstm", "transformer", "conv", "hybrid")
 
 
 @dataclass
@@ -20,7 +20,7 @@ class ModelConfig:
     # Defaults chosen by bench/ablation.py (docs/ablation.md): on 2 CPU cores the narrow CNN
     # with 1-D convolutions leaves the CTC plateau in a minute, the BiLSTM takes many more.
     channels: tuple[int, ...] = (16, 32, 64, 96)  # conv widths; the first two halve H and W
-    sequence: str = "conv"  # lstm | transformer | conv
+    sequence: str = "conv"  # lstm | transformer | conv | hybrid (conv blocks, then one BiLSTM)
     hidden: int = 256  # width of the sequence model
     layers: int = 3  # sequence-model layers (conv: two residual blocks per layer)
     dropout: float = 0.15
@@ -72,18 +72,18 @@ class ConvSequence(nn.Module):
 class BiLSTM(nn.Module):
     """Bidirectional LSTM returning only its outputs (a uniform forward for TorchScript)."""
 
-    def __init__(self, dim: int, layers: int, dropout: float) -> None:
+    def __init__(self, dim: int, layers: int, dropout: float, size: int = 0) -> None:
         super().__init__()
         self.lstm = nn.LSTM(
             dim,
-            dim,
+            size or dim,  # per direction
             num_layers=layers,
             bidirectional=True,
             batch_first=True,
             dropout=dropout if layers > 1 else 0.0,
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, D) -> (B, T, 2D)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, D) -> (B, T, 2 * size)
         return self.lstm(x)[0]
 
 
@@ -121,6 +121,10 @@ class Recognizer(nn.Module):
                 c.hidden, nhead=4, dim_feedforward=2 * c.hidden, dropout=c.dropout, batch_first=True
             )
             return nn.TransformerEncoder(layer, c.layers, enable_nested_tensor=False)
+        if c.sequence == "hybrid":  # local context from convolutions, line context from one LSTM
+            return nn.Sequential(
+                ConvSequence(c.hidden, c.layers, c.dropout), BiLSTM(c.hidden, 1, 0.0, c.hidden // 2)
+            )
         return ConvSequence(c.hidden, c.layers, c.dropout)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -10,13 +10,19 @@ from training.errors import ConfigError
 from training.model import ModelConfig, Recognizer, output_lengths
 
 
-@pytest.mark.parametrize("sequence", ["lstm", "transformer", "conv"])
+@pytest.mark.parametrize("sequence", ["lstm", "transformer", "conv", "hybrid"])
 def test_any_width_gives_one_step_per_four_pixels(sequence):
     cfg = ModelConfig(height=32, channels=(8, 16, 16), hidden=32, layers=1, sequence=sequence)
     model = Recognizer(cfg, num_classes=11).eval()
+    scripted = torch.jit.script(model)  # every sequence model must export
     for width in (16, 101, 640):
         out = model(torch.rand(2, 1, 32, width))
         assert out.shape == (width // 4, 2, 11)
+        assert torch.allclose(
+            scripted(torch.rand(1, 1, 32, width)).exp().sum(-1),
+            torch.ones(width // 4, 1),
+            atol=1e-4,
+        )
         assert torch.allclose(out.exp().sum(-1), torch.ones(width // 4, 2), atol=1e-4)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -97,3 +97,68 @@ def collate(batch: list[tuple[np.ndarray, list[int], str]], pad_to: int = 8) -> 
         "target_lengths": torch.tensor([len(t) for t in targets]),
         "texts": [text for _, _, text in batch],
     }
+
+
+def rebucket(batches: list[dict], batch_size: int, pad_to: int = 32) -> list[dict]:
+    """Re-form collated batches so each holds lines of similar *actual* width.
+
+    The sampler buckets by an estimate (a synthetic line's width is only known once drawn),
+    and padding to the widest line of a badly estimated batch wastes most of a step. Widths
+    are padded to a multiple of `pad_to`: fewer distinct shapes let oneDNN reuse its kernels
+    (measured 10-20% faster at 32 than at 4 on this CPU).
+    """
+    lines = []
+    for b in batches:
+        ends = b["target_lengths"].cumsum(0).tolist()
+        for i, (w, end, n) in enumerate(
+            zip(b["widths"].tolist(), ends, b["target_lengths"].tolist(), strict=True)
+        ):
+            lines.append((b["images"][i, :, :, :w], b["targets"][end - n : end], b["texts"][i]))
+    lines.sort(key=lambda line: line[0].shape[-1])
+    out = []
+    for k in range(0, len(lines), batch_size):
+        group = lines[k : k + batch_size]
+        w = -(-max(img.shape[-1] for img, _, _ in group) // pad_to) * pad_to
+        images = torch.zeros(len(group), *group[0][0].shape[:-1], w)  # (B, 1, H, W)
+        for i, (img, _, _) in enumerate(group):
+            images[i, :, :, : img.shape[-1]] = img
+        out.append(
+            {
+                "images": images,
+                "widths": torch.tensor([img.shape[-1] for img, _, _ in group]),
+                "targets": torch.cat([t for _, t, _ in group]),
+                "target_lengths": torch.tensor([len(t) for _, t, _ in group]),
+                "texts": [text for _, _, text in group],
+            }
+        )
+    return out
+
+
+class Rebucketed:
+    """A train loader whose batches are re-formed by actual width, `group` batches at a time."""
+
+    def __init__(
+        self, loader: Iterable[dict], group: int, batch_size: int, pad_to: int = 32, seed: int = 0
+    ) -> None:
+        self.loader = loader
+        self.group = group
+        self.batch_size = batch_size
+        self.pad_to = pad_to
+        self.seed = seed
+        self._passes = 0
+
+    def __len__(self) -> int:
+        return len(self.loader)  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[dict]:
+        rng = np.random.default_rng([self.seed, self._passes])
+        self._passes += 1
+        buffer: list[dict] = []
+        for batch in self.loader:
+            buffer.append(batch)
+            if len(buffer) == self.group:
+                new = rebucket(buffer, self.batch_size, self.pad_to)
+                yield from (new[j] for j in rng.permutation(len(new)))  # mix the widths
+                buffer = []
+        if buffer:
+            yield from rebucket(buffer, self.batch_size, self.pad_to)

@@ -15,7 +15,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from training.data.augment import distort_real
-from training.data.batching import BucketBatchSampler, Key, collate
+from training.data.batching import BucketBatchSampler, Key, Rebucketed, collate
 from training.data.charset import CHARSET, Charset, normalize_text
 from training.data.lines import LineSample
 from training.data.sources import SourceConfig, doc_split, load_source
@@ -41,6 +41,7 @@ class DataConfig:
     test_fraction: float = 0.1  # ... and for test
     num_workers: int = 1  # loader processes; the synthetic generator runs in them
     bucket_factor: int = 50  # batches drawn ahead and sorted by width to cut padding
+    rebucket: int = 16  # drawn batches re-formed together by actual width (1: off); see batching
     ctc_stride: int = 4  # pixels per model time step: narrower lines are widened to fit CTC
     augment_real: bool = True  # vary real training lines (width, slant, contrast, blur)
     seed: int = 0
@@ -198,7 +199,12 @@ class LineDataModule(L.LightningDataModule):
             world_size=trainer.world_size if trainer else 1,
             epoch=trainer.current_epoch if trainer else 0,
         )
-        return self._loader(ds, batch_sampler=sampler)
+        # the worker must draw a whole group ahead, or it idles while the group trains
+        ahead = {"prefetch_factor": 2 * c.rebucket} if c.num_workers and c.rebucket > 1 else {}
+        loader = self._loader(ds, batch_sampler=sampler, **ahead)
+        if c.rebucket <= 1:
+            return loader
+        return Rebucketed(loader, c.rebucket, c.batch_size, seed=c.seed)  # type: ignore[return-value]
 
     def _has_trainer(self) -> bool:
         try:

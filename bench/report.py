@@ -1,0 +1,160 @@
+"""BENCHMARKS.md and the example picture, from the results dictionary of `python -m bench`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw, ImageFont
+
+from bench.quality import Example
+from serving.atomic import write_with
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"  # fonts-dejavu-core: accents render
+TARGETS = {"copiste-val": 0.15, "hooker-val": 0.20}  # real validation CER, full preset, 2 h
+
+
+def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target of the benchmark issue with the measured value and whether it is met."""
+    rows = []
+    for name, row in r["quality"].items():
+        if name in TARGETS:
+            cer = row["ours"]["cer"]
+            rows.append(_t(f"{name} CER ≤ {TARGETS[name]:.0%}", f"{cer:.1%}", cer <= TARGETS[name]))
+        rows.append(
+            _t(
+                f"{name}: CER ≥ 4x lower than Tesseract",
+                f"{row['cer_ratio']}x",
+                row["cer_ratio"] >= 4,
+            )
+        )
+    p50 = r["latency"]["ours"]["p50_ms"]
+    rows.append(_t("predict p50 ≤ 20 ms (64x1024, 1 thread)", f"{p50} ms", p50 <= 20))
+    cold = r["cold_start"]["ours_s"]
+    rows.append(_t("Lambda cold start ≤ 3 s", f"{cold} s", cold <= 3))
+    mb = r["size"]["ours_bytes"] / 1e6
+    rows.append(_t("exported file ≤ 20 MB", f"{mb:.1f} MB", mb <= 20))
+    return rows
+
+
+def _t(target: str, value: str, met: bool) -> dict[str, Any]:
+    return {"target": target, "value": value, "met": met}
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def markdown(r: dict[str, Any]) -> str:
+    """The human-readable report."""
+    m, mc, lat, thr = r["model"], r["machine"], r["latency"], r["throughput"]
+    out = [
+        "# Benchmarks",
+        "",
+        f"Written by `make bench` on {r['date']} (git {r['git_commit']}), in {r['seconds']:.0f} s.",
+        f"Machine: {mc['cores']} cores, {mc['cpu']}; torch {mc['torch']}.",
+        f"Model: `{m['version']}` (preset `{m['preset']}`), {m['source']} at revision "
+        f"`{m['revision']}`. Peer: Tesseract {r['tesseract']['version']}, "
+        f"`-l {r['tesseract']['langs']} --psm 7`, on exactly the same line images.",
+        "",
+        "## Recognition quality",
+        "",
+        "| set | lines | CER ours | CER Tesseract | ratio | WER ours | WER Tesseract |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, q in r["quality"].items():
+        o, t = q["ours"], q["tesseract"]
+        out.append(
+            f"| {name} | {q['lines']} | {_pct(o['cer'])} | {_pct(t['cer'])} | {q['cer_ratio']}x "
+            f"| {_pct(o['wer'])} | {_pct(t['wer'])} |"
+        )
+    out += ["", "![Example lines](bench/examples.png)", "", "## Speed and size", ""]
+    out += [
+        "| measure | ours | Tesseract |",
+        "| --- | ---: | ---: |",
+        f"| latency p50, one {lat['shape'][0]}x{lat['shape'][1]} line, 1 thread "
+        f"| {lat['ours']['p50_ms']} ms | {lat['tesseract']['p50_ms']} ms |",
+        f"| latency p95 | {lat['ours']['p95_ms']} ms | {lat['tesseract']['p95_ms']} ms |",
+        f"| throughput, {thr['lines']} lines on {thr['threads']} cores "
+        f"| {thr['ours_lines_per_s']} lines/s | {thr['tesseract_lines_per_s']} lines/s |",
+        f"| cold start: fresh process to first answer (ours: Lambda handler) "
+        f"| {r['cold_start']['ours_s']} s | {r['cold_start']['tesseract_s']} s |",
+        f"| model files on disk | {r['size']['ours_bytes'] / 1e6:.1f} MB "
+        f"| {r['size']['tesseract_bytes'] / 1e6:.1f} MB (eng+fra) |",
+    ]
+    for preset, lps in r["training"].items():
+        out.append(
+            f"| training, `{preset}` preset, {r['machine']['cores']} cores | {lps} lines/s | n/a |"
+        )
+    out += _lambda(r["lambda_load"]) + _runs(r["runs"])
+    out += ["", "## Targets", "", "| target | measured | met |"]
+    out.append("| --- | ---: | --- |")
+    out += [
+        f"| {t['target']} | {t['value']} | {'yes' if t['met'] else 'no'} |" for t in r["targets"]
+    ]
+    out += [
+        "",
+        "Medians of several runs after a warm-up; Tesseract runs in the same invocation.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def _lambda(load: dict[str, Any]) -> list[str]:
+    out = [
+        "",
+        f"## Lambda load (loopback, {load['workers']} awslambdaric workers, 64x1024 PNG)",
+        "",
+        "| concurrency | requests | errors | p50 | p95 | p99 | requests/s |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for lv in load["levels"]:
+        out.append(
+            f"| {lv['concurrency']} | {lv['requests']} | {lv['errors']} | {lv['p50_ms']} ms "
+            f"| {lv['p95_ms']} ms | {lv['p99_ms']} ms | {lv['throughput_rps']} |"
+        )
+    return out
+
+
+def _runs(runs: dict[str, Any]) -> list[str]:
+    out = [
+        "",
+        "## Training runs (from `runs/NAME/summary.json`, as trained on this machine)",
+        "",
+        "| run | steps | fit time | lines/s | validation CER per set (last validation) |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for name, s in runs.items():
+        cers = ", ".join(f"{k[8:]} {_pct(v)}" for k, v in s.items() if k.startswith("val/cer/"))
+        out.append(
+            f"| {name} | {s.get('global_step', '?')} | {s.get('fit_seconds', 0) / 60:.1f} min "
+            f"| {s.get('lines_per_s', 0):.0f} | {cers} |"
+        )
+    return out
+
+
+def picture(examples: list[Example], path: Path, width: int = 1100) -> None:
+    """Each example line above its truth and both readings."""
+    font = ImageFont.truetype(FONT, 15)
+    rows = []
+    for ex in examples:
+        img = Image.fromarray(ex.image).convert("RGB")
+        img = img.resize((min(width, img.width), img.height)) if img.width > width else img
+        rows.append(
+            (
+                img,
+                [f"[{ex.set}] truth: {ex.truth}", f"ours: {ex.ours}", f"Tesseract: {ex.tesseract}"],
+            )
+        )
+    height = sum(img.height + 3 * 20 + 16 for img, _ in rows)
+    sheet = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(sheet)
+    y = 0
+    for img, texts in rows:
+        sheet.paste(img, (0, y))
+        y += img.height + 4
+        for text, colour in zip(texts, ("black", "darkgreen", "darkred"), strict=True):
+            draw.text((4, y), text[:140], fill=colour, font=font)
+            y += 20
+        y += 12
+    write_with(path, lambda tmp: sheet.save(tmp, format="PNG"))

@@ -1,0 +1,139 @@
+"""Speed and size: latency, throughput, cold start, file size and training lines/s.
+
+Each figure is the median of several timed runs after a warm-up, and Tesseract is timed in
+the same invocation, interleaved with our model, so the ratio holds on a noisy machine.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from bench import lambda_load, tesseract
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def quantiles(seconds: list[float]) -> dict[str, float]:
+    """p50 and p95 in milliseconds."""
+    ms = sorted(1000 * s for s in seconds)
+    return {
+        "p50_ms": round(statistics.median(ms), 1),
+        "p95_ms": round(ms[min(len(ms) - 1, int(0.95 * len(ms)))], 1),
+    }
+
+
+def latency(model: torch.jit.ScriptModule, line: np.ndarray, rounds: int = 10) -> dict[str, Any]:
+    """`predict` at batch 1 on one thread, and one Tesseract call, on the same 64x1024 line."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    x = torch.from_numpy(line)  # (64, 1024) uint8
+    ours: list[float] = []
+    theirs: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp, torch.inference_mode():
+        path = Path(tmp) / "line.png"
+        tesseract.padded(line).save(path)
+        for _ in range(5):  # warm-up: TorchScript profiles and optimises its first calls
+            model.predict(x)
+        tesseract.read_file(path)
+        for _ in range(rounds):  # interleaved so both see the same machine state
+            for _ in range(10):
+                t0 = time.perf_counter()
+                model.predict(x)
+                ours.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            tesseract.read_file(path)
+            theirs.append(time.perf_counter() - t0)
+    torch.set_num_threads(threads)
+    return {"ours": quantiles(ours), "tesseract": quantiles(theirs), "shape": list(line.shape)}
+
+
+def throughput(
+    model: torch.jit.ScriptModule, lines: list[np.ndarray], jobs: int, rounds: int = 3
+) -> dict[str, Any]:
+    """Lines per second on all cores: batches of 16 for us, `jobs` processes for Tesseract."""
+    torch.set_num_threads(jobs)
+    order = sorted(lines, key=lambda a: a.shape[1])  # batches of similar width, as served
+    batches = [[torch.from_numpy(a) for a in order[k : k + 16]] for k in range(0, len(order), 16)]
+    ours: list[float] = []
+    theirs: list[float] = []
+    with torch.inference_mode():
+        model.predict_batch(batches[0])  # warm-up
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            for b in batches:
+                model.predict_batch(b)
+            ours.append(len(lines) / (time.perf_counter() - t0))
+            t0 = time.perf_counter()
+            tesseract.read_lines(lines, jobs)
+            theirs.append(len(lines) / (time.perf_counter() - t0))
+    return {
+        "lines": len(lines),
+        "threads": jobs,
+        "ours_lines_per_s": round(statistics.median(ours), 1),
+        "tesseract_lines_per_s": round(statistics.median(theirs), 1),
+    }
+
+
+def cold_start(model_path: Path, line: np.ndarray, runs: int = 3) -> dict[str, Any]:
+    """Fresh Lambda runtime process to first answer, and a fresh Tesseract process likewise."""
+    os.environ["HTR_MODEL_PATH"] = str(model_path)  # the runtime's handler loads this file
+    body = lambda_load.line_event()
+    ours = []
+    for _ in range(runs):
+        proc, seconds = lambda_load.start(lambda_load.free_port(), body, workers=1)
+        proc.terminate()
+        proc.wait()
+        ours.append(seconds)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "line.png"
+        tesseract.padded(line).save(path)
+        theirs = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            tesseract.read_file(path)
+            theirs.append(time.perf_counter() - t0)
+    return {
+        "ours_s": round(statistics.median(ours), 2),
+        "tesseract_s": round(statistics.median(theirs), 2),
+        "runs": runs,
+    }
+
+
+def sizes(model_path: Path) -> dict[str, int]:
+    """Bytes of the exported model and of Tesseract's English and French models."""
+    return {
+        "ours_bytes": model_path.stat().st_size,
+        "tesseract_bytes": tesseract.traineddata_bytes(),
+    }
+
+
+def training_throughput(preset: str, steps: int) -> float:
+    """Lines/s of `steps` training steps of a preset, in a fresh process (its own threads)."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{preset}-") as tmp:
+        cmd = [sys.executable, "-m", "training.train", "--preset", preset, "--resume", "never"]
+        cmd += ["--log.root", tmp, "--log.wandb", "disabled", "--trainer.max_steps", str(steps)]
+        cmd += ["--data.synthetic_val", "32", "--trainer.max_time", "00:00:10:00"]
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        if proc.returncode:
+            raise RuntimeError(f"training {preset} failed: {proc.stderr.strip()[-600:]}")
+        summary = json.loads((Path(tmp) / preset / "summary.json").read_text())
+    return round(summary["lines_per_s"], 1)
+
+
+def example_line(image: np.ndarray, width: int = 1024, height: int = 64) -> np.ndarray:
+    """A line scaled to exactly `height` x `width` (the budget's reference shape)."""
+    return np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))

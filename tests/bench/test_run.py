@@ -1,0 +1,68 @@
+"""`python -m bench` end to end on a tiny model: both reports, every figure, every target."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bench import quality, report
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_bench_writes_markdown_json_and_picture(tiny_model_file, tmp_path):
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HTR_MODEL_DIR": str(tiny_model_file.parent),
+        "HTR_MODEL_PATH": "",
+    }
+    env.pop("HTR_HUB_REPO_ID", None)
+    env.pop("HTR_MODEL_GIT", None)
+    cmd = [sys.executable, "-m", "bench", "--synthetic", "6", "--presets", "--levels", "1"]
+    cmd += ["--requests", "3", "--out-dir", str(tmp_path), "--runs", str(tmp_path / "runs")]
+    summary = {"fit_seconds": 540.0, "global_step": 2700, "val/cer/synthetic": 0.0912}
+    (tmp_path / "runs/quick").mkdir(parents=True)
+    (tmp_path / "runs/quick/summary.json").write_text(json.dumps(summary))
+    # cwd has no ../shared/data: only the synthetic set is scored, in seconds
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads((tmp_path / "bench/results.json").read_text())
+    assert r["machine"]["cores"] == os.cpu_count()
+    assert r["model"]["source"].startswith("folder")
+    q = r["quality"]["synthetic-test"]
+    assert q["lines"] == 6 and 0 <= q["ours"]["cer"] and 0 <= q["tesseract"]["cer"]
+    assert r["latency"]["ours"]["p50_ms"] > 0 and r["latency"]["shape"] == [64, 1024]
+    assert r["throughput"]["tesseract_lines_per_s"] > 0
+    assert 0 < r["cold_start"]["ours_s"] < 60
+    assert r["lambda_load"]["levels"][0]["errors"] == 0
+    assert r["size"]["ours_bytes"] == tiny_model_file.stat().st_size
+    md = (tmp_path / "BENCHMARKS.md").read_text()
+    assert "| synthetic-test | 6 |" in md and "Tesseract 5." in md
+    assert "| quick | 2700 | 9.0 min | 0 | synthetic 9.1% |" in md
+    assert (tmp_path / "bench/examples.png").stat().st_size > 1000
+    assert [t["target"] for t in r["targets"]][-1] == "exported file ≤ 20 MB"
+
+
+def test_targets_read_the_measured_values():
+    row = {"lines": 10, "ours": {"cer": 0.12}, "tesseract": {"cer": 0.6}, "cer_ratio": 5.0}
+    r = {
+        "quality": {"copiste-val": row, "hooker-val": {**row, "cer_ratio": 2.0}},
+        "latency": {"ours": {"p50_ms": 25.0}},
+        "cold_start": {"ours_s": 1.2},
+        "size": {"ours_bytes": 3_000_000},
+    }
+    met = {t["target"]: t["met"] for t in report.targets(r)}
+    assert met["copiste-val CER ≤ 15%"] and met["hooker-val CER ≤ 20%"]
+    assert met["copiste-val: CER ≥ 4x lower than Tesseract"]
+    assert not met["hooker-val: CER ≥ 4x lower than Tesseract"]
+    assert not met["predict p50 ≤ 20 ms (64x1024, 1 thread)"]
+    assert met["Lambda cold start ≤ 3 s"] and met["exported file ≤ 20 MB"]
+
+
+def test_subsample_is_even_and_stable():
+    items = list(range(100))
+    assert quality.subsample(items, 10) == list(range(0, 100, 10))
+    assert quality.subsample(items, 0) == items
+    assert quality.subsample(items[:5], 10) == items[:5]

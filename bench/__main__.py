@@ -105,10 +105,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     r["tesseract"] = {"version": tesseract.version(), "langs": tesseract.LANGS, "psm": 7}
     model, path, r["model"] = published_model()
     log.info("model %s from %s", r["model"]["version"], r["model"]["source"])
-    r["quality"], examples = quality.run(model, args.synthetic, args.data, args.max_lines, jobs)
-    line = speed.example_line(examples[0].image)
+    r["quality"], examples, pool = quality.run(
+        model, args.synthetic, args.data, args.max_lines, jobs
+    )
+    line = speed.example_line(examples[-1].image)  # a real line when real sets are present
     r["latency"] = speed.latency(model, line)
-    r["throughput"] = speed.throughput(model, [e.image for e in examples] * 8, jobs)
+    r["throughput"] = speed.throughput(model, pool, jobs)
     r["cold_start"] = speed.cold_start(path, line)
     r["size"] = speed.sizes(path)
     r["training"] = {p: speed.training_throughput(p, args.train_steps) for p in args.presets}

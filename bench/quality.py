@@ -58,12 +58,15 @@ def compare(
 
 def run(
     model: torch.jit.ScriptModule, synthetic: int, extra: list[str], limit: int, jobs: int
-) -> tuple[dict[str, Any], list[Example]]:
-    """Every set (synthetic test, real val sets present, `extra`): rows and two examples each."""
+) -> tuple[dict[str, Any], list[Example], list[np.ndarray]]:
+    """Every set (synthetic test, real val sets present, `extra`): rows, two examples each,
+    and up to 32 lines of each set for the throughput measurement."""
     rows: dict[str, Any] = {}
     examples: list[Example] = []
+    pool: list[np.ndarray] = []
     for name, samples in eval_sets(synthetic, 0, extra).items():
         samples = subsample(samples, limit)
+        pool += [s.image for s in subsample(samples, 32)]
         rows[name], ours, theirs = compare(model, samples, jobs)
         log.info(
             "%s (%d lines): CER ours %.1f%%, Tesseract %.1f%%",
@@ -75,4 +78,4 @@ def run(
         for i in (len(samples) // 3, 2 * len(samples) // 3)[: len(samples)]:
             s = samples[i]
             examples.append(Example(name, s.image, normalize_text(s.text), ours[i], theirs[i]))
-    return rows, examples
+    return rows, examples, pool

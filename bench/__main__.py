@@ -25,6 +25,7 @@ from bench import lambda_load, quality, report, speed, tesseract
 from serving.atomic import write_text
 from space.source import ModelSource, fetch, resolved_revision
 from training.cli import run_command
+from training.errors import ConfigError
 
 log = logging.getLogger("bench")
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +43,7 @@ def machine() -> dict[str, Any]:
         ]
         cpu = names[0] if names else cpu
     return {
-        "cores": os.cpu_count(),
+        "cores": len(os.sched_getaffinity(0)),
         "cpu": cpu,
         "torch": torch.__version__,
         "python": platform.python_version(),
@@ -72,7 +73,9 @@ def published_model() -> tuple[torch.jit.ScriptModule, Path, dict[str, Any]]:
     meta = json.loads(files["config.json"] or "{}")
     info = {
         "source": f"{source.kind} {source.location}",
-        "revision": resolved_revision(path) or source.revision,
+        # a git checkout's commit; the Hub cache keeps files under snapshots/COMMIT/
+        "revision": resolved_revision(path)
+        or (path.parent.name if source.kind == "hub" else source.revision),
         "version": meta.get("version", "?"),
         "preset": meta.get("training_config", {}).get("log", {}).get("name", "?"),
     }
@@ -99,7 +102,7 @@ def finished_runs(root: Path) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Every measurement, in an order that keeps the CPU free for the timed ones."""
     t0 = time.perf_counter()
-    jobs = os.cpu_count() or 1
+    jobs = len(os.sched_getaffinity(0))  # the cores this process may use
     r: dict[str, Any] = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
     r["machine"], r["git_commit"] = machine(), git_commit()
     r["tesseract"] = {"version": tesseract.version(), "langs": tesseract.LANGS, "psm": 7}
@@ -108,13 +111,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     r["quality"], examples, pool = quality.run(
         model, args.synthetic, args.data, args.max_lines, jobs
     )
+    if not examples:
+        raise ConfigError("no lines to benchmark: keep --synthetic above 0 or pass --data")
     line = speed.example_line(examples[-1].image)  # a real line when real sets are present
     r["latency"] = speed.latency(model, line)
     r["throughput"] = speed.throughput(model, pool, jobs)
     r["cold_start"] = speed.cold_start(path, line)
     r["size"] = speed.sizes(path)
     r["training"] = {p: speed.training_throughput(p, args.train_steps) for p in args.presets}
-    r["lambda_load"] = lambda_load.run(args.levels, args.requests, workers=2)
+    r["train_steps"] = args.train_steps
+    env = speed.model_env(path)
+    r["lambda_load"] = lambda_load.run(args.levels, args.requests, 2, cold=False, env=env)
     r["runs"] = finished_runs(args.runs)
     r["seconds"] = round(time.perf_counter() - t0, 1)
     r["targets"] = report.targets(r)

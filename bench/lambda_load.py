@@ -12,10 +12,12 @@ import argparse
 import base64
 import io
 import json
+import os
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +43,7 @@ def line_event(width: int = 1024) -> bytes:
 
 
 def free_port() -> int:
+    """A loopback port nobody listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -58,9 +61,12 @@ def call(port: int, body: bytes, timeout: float = 60) -> tuple[float, bool]:
     return time.perf_counter() - t0, ok
 
 
-def start(port: int, body: bytes, workers: int, deadline: float = 120) -> tuple:
+def start(
+    port: int, body: bytes, workers: int, deadline: float = 120, env: dict | None = None
+) -> tuple[subprocess.Popen, float]:
     """A fresh runtime process and the seconds from its start to its first answer."""
     t0 = time.perf_counter()
+    log_file = tempfile.TemporaryFile()  # the runtime's stderr, shown if it never answers
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -70,14 +76,19 @@ def start(port: int, body: bytes, workers: int, deadline: float = 120) -> tuple:
             "--workers",
             str(workers),
         ],
-        stderr=subprocess.DEVNULL,
+        stderr=log_file,
+        env=env,
     )
-    while time.perf_counter() - t0 < deadline:
+    while time.perf_counter() - t0 < deadline and proc.poll() is None:
         if call(port, body)[1]:
             return proc, time.perf_counter() - t0
         time.sleep(0.05)
     proc.terminate()
-    raise RuntimeError("no answer from the runtime; is model_repo/model.pt exported?")
+    proc.wait()
+    log_file.seek(0)
+    tail = log_file.read().decode(errors="replace")[-1500:]
+    model = (env or os.environ).get("HTR_MODEL_PATH") or "model_repo/model.pt"
+    raise RuntimeError(f"the runtime never answered (model {model}); its stderr:\n{tail}")
 
 
 def level(port: int, body: bytes, concurrency: int, requests: int) -> dict:
@@ -86,8 +97,8 @@ def level(port: int, body: bytes, concurrency: int, requests: int) -> dict:
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         results = list(pool.map(lambda _: call(port, body), range(requests)))
     wall = time.perf_counter() - t0
-    ms = sorted(1000 * t for t, _ in results)
-    q = statistics.quantiles(ms, n=100)
+    ms = sorted(1000 * t for t, ok in results if ok) or [float("nan")] * 2  # answered calls only
+    q = statistics.quantiles(ms, n=100, method="inclusive")  # never beyond the slowest call
     return {
         "concurrency": concurrency,
         "requests": requests,
@@ -99,15 +110,19 @@ def level(port: int, body: bytes, concurrency: int, requests: int) -> dict:
     }
 
 
-def run(levels: list[int], requests: int, workers: int) -> dict:
-    """The cold start (one worker) and every load level against `workers` workers."""
+def run(
+    levels: list[int], requests: int, workers: int, cold: bool = True, env: dict | None = None
+) -> dict:
+    """The cold start (one worker; `cold`) and every load level against `workers` workers."""
     body = line_event()
-    proc, cold = start(free_port(), body, workers=1)
-    proc.terminate()
-    proc.wait()
-    result: dict = {"cold_start_s": round(cold, 2), "levels": []}
+    result: dict = {"levels": []}
+    if cold:
+        proc, seconds = start(free_port(), body, workers=1, env=env)
+        proc.terminate()
+        proc.wait()
+        result["cold_start_s"] = round(seconds, 2)
     port = free_port()
-    proc, _ = start(port, body, workers)
+    proc, _ = start(port, body, workers, env=env)
     try:
         for _ in range(workers * 2):  # warm every worker before timing
             call(port, body)

@@ -17,17 +17,15 @@ TARGETS = {"copiste-val": 0.15, "hooker-val": 0.20}  # real validation CER, full
 def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target of the benchmark issue with the measured value and whether it is met."""
     rows = []
-    for name, row in r["quality"].items():
-        if name in TARGETS:
-            cer = row["ours"]["cer"]
-            rows.append(_t(f"{name} CER ≤ {TARGETS[name]:.0%}", f"{cer:.1%}", cer <= TARGETS[name]))
+    for name, limit in TARGETS.items():
+        row = r["quality"].get(name)
+        value = f"{row['ours']['cer']:.1%}" if row else "not measured (set absent)"
         rows.append(
-            _t(
-                f"{name}: CER ≥ 4x lower than Tesseract",
-                f"{row['cer_ratio']}x",
-                row["cer_ratio"] >= 4,
-            )
+            _t(f"{name} CER ≤ {limit:.0%}", value, bool(row) and row["ours"]["cer"] <= limit)
         )
+    for name, row in r["quality"].items():
+        met = row["tesseract"]["cer"] >= 4 * row["ours"]["cer"]  # unrounded: 3.96x is not 4x
+        rows.append(_t(f"{name}: CER ≥ 4x lower than Tesseract", f"{row['cer_ratio']}x", met))
     p50 = r["latency"]["ours"]["p50_ms"]
     rows.append(_t("predict p50 ≤ 20 ms (64x1024, 1 thread)", f"{p50} ms", p50 <= 20))
     cold = r["cold_start"]["ours_s"]
@@ -72,10 +70,13 @@ def markdown(r: dict[str, Any]) -> str:
     out += [
         "| measure | ours | Tesseract |",
         "| --- | ---: | ---: |",
-        f"| latency p50, one {lat['shape'][0]}x{lat['shape'][1]} line, 1 thread "
+        f"| latency p50, a real line scaled to {lat['shape'][0]}x{lat['shape'][1]}, batch 1, "
+        f"1 thread (Tesseract: one CLI call, loading eng+fra each time) "
         f"| {lat['ours']['p50_ms']} ms | {lat['tesseract']['p50_ms']} ms |",
-        f"| latency p95 | {lat['ours']['p95_ms']} ms | {lat['tesseract']['p95_ms']} ms |",
-        f"| throughput, {thr['lines']} lines on {thr['threads']} cores "
+        f"| latency p95 (same runs) | {lat['ours']['p95_ms']} ms "
+        f"| {lat['tesseract']['p95_ms']} ms |",
+        f"| throughput, {thr['lines']} lines of every set on {thr['threads']} cores (ours: batches "
+        f"of 16; Tesseract: {thr['threads']} processes) "
         f"| {thr['ours_lines_per_s']} lines/s | {thr['tesseract_lines_per_s']} lines/s |",
         f"| cold start: fresh process to first answer (ours: Lambda handler) "
         f"| {r['cold_start']['ours_s']} s | {r['cold_start']['tesseract_s']} s |",
@@ -83,8 +84,10 @@ def markdown(r: dict[str, Any]) -> str:
         f"| {r['size']['tesseract_bytes'] / 1e6:.1f} MB (eng+fra) |",
     ]
     for preset, lps in r["training"].items():
+        value = f"{lps} lines/s" if isinstance(lps, float) else str(lps)
         out.append(
-            f"| training, `{preset}` preset, {r['machine']['cores']} cores | {lps} lines/s | n/a |"
+            f"| training, `{preset}` preset, {r['machine']['cores']} cores "
+            f"({r['train_steps']}-step probe, one run) | {value} | n/a (not trainable) |"
         )
     out += _lambda(r["lambda_load"]) + _runs(r["runs"])
     out += ["", "## Targets", "", "| target | measured | met |"]
@@ -94,7 +97,9 @@ def markdown(r: dict[str, Any]) -> str:
     ]
     out += [
         "",
-        "Medians of several runs after a warm-up; Tesseract runs in the same invocation.",
+        "Latency, throughput and cold start are medians of several runs after a warm-up, with "
+        "Tesseract timed in the same invocation, interleaved with our model. The Lambda table "
+        "is one pass of each level; the training probes are one short run each.",
         "",
     ]
     return "\n".join(out)
@@ -139,7 +144,8 @@ def picture(examples: list[Example], path: Path, width: int = 1100) -> None:
     rows = []
     for ex in examples:
         img = Image.fromarray(ex.image).convert("RGB")
-        img = img.resize((min(width, img.width), img.height)) if img.width > width else img
+        if img.width > width:  # keep the aspect ratio: handwriting squashed sideways misleads
+            img = img.resize((width, max(8, img.height * width // img.width)))
         rows.append(
             (
                 img,

@@ -70,9 +70,14 @@ def eval_sets(synthetic: int, seed: int, extra: list[str]) -> dict[str, list[Lin
     if synthetic:
         gen = SyntheticLines(seed=seed + 2 * SEED_STRIDE, length=synthetic)
         sets["synthetic-test"] = [gen[i] for i in range(synthetic)]
-    shards = sorted(Path().glob(REAL_VAL)) if Path(REAL_VAL).parent.exists() else []
-    for uri in [str(p) for p in shards] + extra:
-        src = SourceConfig(uri)
+    folder = Path(REAL_VAL).parent
+    shards = sorted(folder.glob(Path(REAL_VAL).name)) if folder.exists() else []
+    if not shards:
+        log.warning("no real validation shards at %s (from %s): scoring none", REAL_VAL, Path.cwd())
+    # one set per name, all its shards together: copiste-val-000.tar, -001.tar, ... -> copiste-val
+    names = sorted({p.name.rsplit("-", 1)[0] for p in shards})
+    sources = [SourceConfig(f"{folder}/{n}-*.tar", name=n) for n in names]
+    for src in sources + [SourceConfig(uri) for uri in extra]:
         sets[src.name] = load_source(src, Path("cache/data"))
     return sets
 

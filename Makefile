@@ -110,6 +110,7 @@ ablation: setup
 
 test: setup test-system
 	$(BIN)/ruff check .
+	$(BIN)/mypy space lambda
 	$(BIN)/pytest -q
 
 lint: venv

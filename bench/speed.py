@@ -150,4 +150,4 @@ def training_throughput(preset: str, steps: int) -> float | str:
 
 def example_line(image: np.ndarray, width: int = 1024, height: int = 64) -> np.ndarray:
     """A line scaled to exactly `height` x `width` (the budget's reference shape)."""
-    return np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
+    return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))

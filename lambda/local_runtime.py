@@ -18,6 +18,7 @@ import logging
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +27,7 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("local_runtime")
 HERE = Path(__file__).resolve().parent
@@ -150,7 +152,9 @@ def make_handler(runtime: Runtime) -> type[BaseHTTPRequestHandler]:
 
 
 class _Server(ThreadingHTTPServer):
-    def handle_error(self, request: object, client_address: object) -> None:
+    def handle_error(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
+    ) -> None:
         # A caller that hangs up (timeout, shutdown) is not an error of the runtime.
         if isinstance(sys.exc_info()[1], ConnectionError):
             log.debug("client %s went away", client_address)

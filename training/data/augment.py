@@ -31,7 +31,10 @@ def slant(mask: np.ndarray, rng: np.random.Generator, max_shear: float = 0.45) -
     img = Image.fromarray(np.pad(mask, ((0, 0), (pad, pad))), mode="F")
     # x_src = x + shear * (y - h/2): positive shear leans the tops to the right.
     out = img.transform(
-        img.size, Image.AFFINE, (1, shear, -shear * h / 2, 0, 1, 0), resample=Image.BILINEAR
+        img.size,
+        Image.Transform.AFFINE,
+        (1, shear, -shear * h / 2, 0, 1, 0),
+        resample=Image.Resampling.BILINEAR,
     )
     return np.asarray(out, dtype=np.float32)
 
@@ -49,7 +52,7 @@ def elastic(mask: np.ndarray, rng: np.random.Generator, alpha: float = 2.0) -> n
 def _upsample(coarse: np.ndarray, h: int, w: int) -> np.ndarray:
     """Bilinear upsampling of a small random field to (h, w): smooth noise, cheaply."""
     img = Image.fromarray(coarse.astype(np.float32), mode="F")
-    return np.asarray(img.resize((w, h), Image.BILINEAR), dtype=np.float32)
+    return np.asarray(img.resize((w, h), Image.Resampling.BILINEAR), dtype=np.float32)
 
 
 def paper(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
@@ -104,7 +107,7 @@ def distort_real(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     h, w = img.shape
     if rng.random() < 0.7:  # writers differ in letter width
         w = max(8, int(w * rng.uniform(0.8, 1.2)))
-        img = np.asarray(Image.fromarray(img).resize((w, h), Image.BILINEAR))
+        img = np.asarray(Image.fromarray(img).resize((w, h), Image.Resampling.BILINEAR))
     if rng.random() < 0.5:  # and in slant; shear the ink, keep the paper
         paper = float(np.percentile(img, 90))
         ink = np.clip((paper - img.astype(np.float32)) / max(paper, 1.0), 0, 1)

@@ -63,7 +63,7 @@ def fit_ctc(img: np.ndarray, n_targets: int, stride: int) -> np.ndarray:
     need = (2 * n_targets + 1) * stride  # two steps per label: room for repeats and blanks
     if img.shape[1] >= need:
         return img
-    return np.asarray(Image.fromarray(img).resize((need, img.shape[0]), Image.BILINEAR))
+    return np.asarray(Image.fromarray(img).resize((need, img.shape[0]), Image.Resampling.BILINEAR))
 
 
 class Lines(Dataset):

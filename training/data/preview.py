@@ -29,7 +29,7 @@ def contact_sheet(samples: Sequence[LineSample], width: int = 1400) -> Image.Ima
     for i, s in enumerate(samples):
         img = Image.fromarray(s.image)
         w = max(1, round(img.width * ROW_HEIGHT / img.height))
-        img = img.resize((min(w, width - 8), ROW_HEIGHT), Image.BILINEAR)
+        img = img.resize((min(w, width - 8), ROW_HEIGHT), Image.Resampling.BILINEAR)
         y = i * rows + 4
         sheet.paste(img.convert("RGB"), (4, y))
         draw.text((4, y + ROW_HEIGHT + 2), s.text, fill=(200, 0, 0), font=label_font)

@@ -94,7 +94,7 @@ class SyntheticLines:
         mask, baseline = crop_to_height(mask, baseline, h, rng)
         if clean:
             return np.clip(255 * (1 - mask), 0, 255).astype(np.uint8)
-        bg = augment.paper(*mask.shape, rng)
+        bg = augment.paper(mask.shape[0], mask.shape[1], rng)
         if rng.random() < 0.25:
             augment.ruled_lines(bg, baseline, rng)
         return augment.degrade(augment.compose(mask, bg, rng), rng)
@@ -126,7 +126,9 @@ def render_glyphs(
         if ch != " ":
             g = glyph(font, s, ch)
             if rng.random() < 0.5:  # rotating every glyph costs more than it teaches
-                rot = Image.fromarray(g, mode="F").rotate(rng.normal(0, 4), Image.BILINEAR)
+                rot = Image.fromarray(g, mode="F").rotate(
+                    rng.normal(0, 4), Image.Resampling.BILINEAR
+                )
                 g = np.asarray(rot, dtype=np.float32)
             top = int(baseline + drift * (x - size) + rng.normal(0, 0.03) * size - 1.4 * s)
             _paste_max(canvas, g, top, int(x) - s // 2)
@@ -169,5 +171,5 @@ def crop_to_height(
     crop = np.pad(mask[y0:y1, cols.min() : cols.max() + 1], ((0, 0), tuple(pad_x)))
     scale = height / crop.shape[0]
     width = max(8, int(crop.shape[1] * scale * rng.uniform(0.85, 1.15)))
-    out = Image.fromarray(crop, mode="F").resize((width, height), Image.BILINEAR)
+    out = Image.fromarray(crop, mode="F").resize((width, height), Image.Resampling.BILINEAR)
     return np.clip(np.asarray(out, dtype=np.float32), 0, 1), int((baseline - y0) * scale)

@@ -77,26 +77,40 @@ class BucketBatchSampler(Sampler[list[Key]]):
         yield from mine[: len(self)]
 
 
-def collate(batch: list[tuple[np.ndarray, list[int], str]], pad_to: int = 8) -> dict:
-    """Pad line images to the widest (a multiple of `pad_to`) and pack CTC targets.
+def pack(lines: list[tuple[torch.Tensor, torch.Tensor, str]], pad_to: int = 8) -> dict:
+    """Pad ink images (H, w) to the widest (a multiple of `pad_to`) and pack CTC targets.
 
     Returns images (B, 1, H, W) float32 with ink 1 and paper 0, widths (B,), targets (sum L,),
     target_lengths (B,) and the texts.
     """
-    h = batch[0][0].shape[0]
-    w = max(img.shape[1] for img, _, _ in batch)
+    h = lines[0][0].shape[0]
+    w = max(img.shape[1] for img, _, _ in lines)
     w = -(-w // pad_to) * pad_to
-    images = torch.zeros(len(batch), 1, h, w)
-    for i, (img, _, _) in enumerate(batch):
-        images[i, 0, :, : img.shape[1]] = to_ink(torch.tensor(img, dtype=torch.float32))
-    targets = [t for _, t, _ in batch]
+    images = torch.zeros(len(lines), 1, h, w)
+    for i, (img, _, _) in enumerate(lines):
+        images[i, 0, :, : img.shape[1]] = img
     return {
         "images": images,
-        "widths": torch.tensor([img.shape[1] for img, _, _ in batch]),
-        "targets": torch.tensor([c for t in targets for c in t], dtype=torch.long),
-        "target_lengths": torch.tensor([len(t) for t in targets]),
-        "texts": [text for _, _, text in batch],
+        "widths": torch.tensor([img.shape[1] for img, _, _ in lines]),
+        "targets": torch.cat([t for _, t, _ in lines]).long(),
+        "target_lengths": torch.tensor([len(t) for _, t, _ in lines]),
+        "texts": [text for _, _, text in lines],
     }
+
+
+def collate(batch: list[tuple[np.ndarray, list[int], str]], pad_to: int = 8) -> dict:
+    """A batch of (uint8 line, target, text) as `pack` returns it (ink 1 on paper 0)."""
+    return pack(
+        [
+            (
+                to_ink(torch.tensor(img, dtype=torch.float32)),
+                torch.tensor(t, dtype=torch.long),
+                text,
+            )
+            for img, t, text in batch
+        ],
+        pad_to,
+    )
 
 
 def rebucket(batches: list[dict], batch_size: int, pad_to: int = 32) -> list[dict]:
@@ -113,25 +127,9 @@ def rebucket(batches: list[dict], batch_size: int, pad_to: int = 32) -> list[dic
         for i, (w, end, n) in enumerate(
             zip(b["widths"].tolist(), ends, b["target_lengths"].tolist(), strict=True)
         ):
-            lines.append((b["images"][i, :, :, :w], b["targets"][end - n : end], b["texts"][i]))
+            lines.append((b["images"][i, 0, :, :w], b["targets"][end - n : end], b["texts"][i]))
     lines.sort(key=lambda line: line[0].shape[-1])
-    out = []
-    for k in range(0, len(lines), batch_size):
-        group = lines[k : k + batch_size]
-        w = -(-max(img.shape[-1] for img, _, _ in group) // pad_to) * pad_to
-        images = torch.zeros(len(group), *group[0][0].shape[:-1], w)  # (B, 1, H, W)
-        for i, (img, _, _) in enumerate(group):
-            images[i, :, :, : img.shape[-1]] = img
-        out.append(
-            {
-                "images": images,
-                "widths": torch.tensor([img.shape[-1] for img, _, _ in group]),
-                "targets": torch.cat([t for _, t, _ in group]),
-                "target_lengths": torch.tensor([len(t) for _, t, _ in group]),
-                "texts": [text for _, _, text in group],
-            }
-        )
-    return out
+    return [pack(lines[k : k + batch_size], pad_to) for k in range(0, len(lines), batch_size)]
 
 
 class Rebucketed:

@@ -102,9 +102,9 @@ def finished_runs(root: Path) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Every measurement, in an order that keeps the CPU free for the timed ones."""
     t0 = time.perf_counter()
-    jobs = len(os.sched_getaffinity(0))  # the cores this process may use
     r: dict[str, Any] = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
     r["machine"], r["git_commit"] = machine(), git_commit()
+    jobs = r["machine"]["cores"]
     r["tesseract"] = {"version": tesseract.version(), "langs": tesseract.LANGS, "psm": 7}
     model, path, r["model"] = published_model()
     log.info("model %s from %s", r["model"]["version"], r["model"]["source"])
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     line = speed.example_line(examples[-1].image)  # a real line when real sets are present
     r["latency"] = speed.latency(model, line)
     r["throughput"] = speed.throughput(model, pool, jobs)
-    r["cold_start"] = speed.cold_start(path, line)
+    r["cold_start"] = speed.cold_start(path, r["latency"]["tesseract"]["p50_ms"])
     r["size"] = speed.sizes(path)
     r["training"] = {p: speed.training_throughput(p, args.train_steps) for p in args.presets}
     r["train_steps"] = args.train_steps

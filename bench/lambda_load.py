@@ -14,7 +14,6 @@ import io
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from bench.stats import quantiles
 from serving.atomic import write_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,15 +97,11 @@ def level(port: int, body: bytes, concurrency: int, requests: int) -> dict:
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         results = list(pool.map(lambda _: call(port, body), range(requests)))
     wall = time.perf_counter() - t0
-    ms = sorted(1000 * t for t, ok in results if ok) or [float("nan")] * 2  # answered calls only
-    q = statistics.quantiles(ms, n=100, method="inclusive")  # never beyond the slowest call
     return {
         "concurrency": concurrency,
         "requests": requests,
         "errors": sum(not ok for _, ok in results),
-        "p50_ms": round(q[49], 1),
-        "p95_ms": round(q[94], 1),
-        "p99_ms": round(q[98], 1),
+        **quantiles([t for t, ok in results if ok], (50, 95, 99)),  # answered calls only
         "throughput_rps": round(requests / wall, 1),
     }
 

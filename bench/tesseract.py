@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -31,18 +32,25 @@ def version() -> str:
         raise ConfigError(f"tesseract is not installed; {INSTALL}")
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=True)
     found = re.search(r"tesseract (\d+\.\d+\.\d+)", out.stdout + out.stderr)
-    langs = subprocess.run([exe, "--list-langs"], capture_output=True, text=True).stdout.split()
-    missing = [lang for lang in LANGS.split("+") if lang not in langs]
+    missing = [lang for lang in LANGS.split("+") if lang not in _tessdata()[1]]
     if missing:
         raise ConfigError(f"tesseract lacks the language data {missing}; {INSTALL}")
     return found.group(1) if found else "unknown"
 
 
+@lru_cache(maxsize=1)
+def _tessdata() -> tuple[Path, tuple[str, ...]]:
+    """Tesseract's language folder and the languages in it (one `--list-langs` call)."""
+    out = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True)
+    text = out.stdout + out.stderr
+    folder = re.search(r'"(.+?)"', text)
+    root = Path(folder.group(1)) if folder else Path("/usr/share/tesseract-ocr/5/tessdata")
+    return root, tuple(out.stdout.split())
+
+
 def traineddata_bytes() -> int:
     """On-disk size of the language models this comparison loads."""
-    out = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True)
-    folder = re.search(r'"(.+?)"', out.stdout + out.stderr)
-    root = Path(folder.group(1)) if folder else Path("/usr/share/tesseract-ocr/5/tessdata")
+    root = _tessdata()[0]
     return sum((root / f"{lang}.traineddata").stat().st_size for lang in LANGS.split("+"))
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 
 from bench import speed
+from bench.stats import quantiles
 
 
 def test_training_throughput_of_a_preset_is_positive():
@@ -10,7 +11,7 @@ def test_training_throughput_of_a_preset_is_positive():
 
 
 def test_quantiles_and_reference_line():
-    q = speed.quantiles([0.001 * i for i in range(1, 101)])
+    q = quantiles([0.001 * i for i in range(1, 101)])
     assert q == {"p50_ms": 50.5, "p95_ms": 96.0}
     line = speed.example_line(np.zeros((64, 300), np.uint8))
     assert line.shape == (64, 1024) and line.dtype == np.uint8

@@ -12,13 +12,21 @@ import numpy as np
 from PIL import Image, ImageFilter
 from scipy import ndimage
 
+# Font size (px) the pixel-sized augmentations were tuned at: 0.6 of a 64-px line. They scale
+# with the font size, so a line drawn at 40 px looks like one drawn at 64 px and scaled down.
+REFERENCE_SIZE = 38
 
-def stroke_width(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Thicken or thin strokes, as pens and scanners do."""
+
+def stroke_width(mask: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
+    """Thicken or thin strokes, as pens and scanners do; `size` is the font size in pixels."""
     r = rng.random()
+    scale = size / REFERENCE_SIZE
     if r < 0.3:
-        return ndimage.grey_dilation(mask, size=(2, 2) if rng.random() < 0.6 else (3, 3))
-    if r < 0.45 and mask.shape[0] >= 48:
+        # 1 or 2 px wider at the reference size; fractions become a chance of one pixel
+        extra = (1 if rng.random() < 0.6 else 2) * scale
+        grow = int(extra) + int(rng.random() < extra - int(extra))
+        return ndimage.grey_dilation(mask, size=(grow + 1, grow + 1)) if grow else mask
+    if r < 0.45 and scale >= 0.8:  # thinner strokes than this vanish when eroded
         return ndimage.grey_erosion(mask, size=(2, 2))
     return mask
 
@@ -86,8 +94,9 @@ def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Scanner and camera artefacts: blur, noise, contrast, JPEG; returns uint8."""
     out = np.clip(img, 0, 255).astype(np.uint8)
     pil = Image.fromarray(out)
-    if rng.random() < 0.4:
-        pil = pil.filter(ImageFilter.GaussianBlur(radius=float(rng.uniform(0.3, 1.2))))
+    if rng.random() < 0.4:  # radius as at 64 px (the real lines' height), scaled to this one
+        radius = float(rng.uniform(0.3, 1.2)) * out.shape[0] / 64
+        pil = pil.filter(ImageFilter.GaussianBlur(radius=radius))
     arr = np.asarray(pil, dtype=np.float32)
     if rng.random() < 0.4:
         arr += rng.normal(0, rng.uniform(2, 10), size=arr.shape)

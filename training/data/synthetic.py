@@ -25,6 +25,11 @@ class SyntheticConfig:
     clean: float = 0.15  # share of lines drawn as a mouse or finger would: black on white
 
 
+# Room around the baseline, in font sizes: the deepest descender seen in the fonts reaches 1.0
+# size below it (Ecolier) and the tallest accented capital 1.5 above (dkg).
+ASCENT, DESCENT = 2.0, 1.2
+
+
 class SyntheticLines:
     """Indexable generator: line `i` of seed `s` is the same on every machine and worker."""
 
@@ -82,13 +87,15 @@ class SyntheticLines:
             mask, baseline = render_glyphs(text, font, size, rng)
         else:
             mask, baseline = render_line(text, font, size)
+        mask, baseline = trim_rows(mask, baseline, margin=size // 3)
         clean = rng.random() < self.config.clean
         if clean:
-            mask = augment.stroke_width(augment.stroke_width(mask, rng), rng)
+            mask = augment.stroke_width(augment.stroke_width(mask, rng, size), rng, size)
         else:
-            mask = augment.stroke_width(mask, rng)
+            mask = augment.stroke_width(mask, rng, size)
             if rng.random() < 0.5:
-                mask = augment.elastic(mask, rng, alpha=float(rng.uniform(0.8, 2.5)))
+                alpha = float(rng.uniform(0.8, 2.5)) * size / augment.REFERENCE_SIZE
+                mask = augment.elastic(mask, rng, alpha=alpha)
         if rng.random() < 0.7:
             mask = augment.slant(mask, rng)
         mask, baseline = crop_to_height(mask, baseline, h, rng)
@@ -104,8 +111,8 @@ def render_line(text: str, font: Font, size: int) -> tuple[np.ndarray, int]:
     """Whole-line rendering (keeps the font's joins); returns ink mask and baseline row."""
     f = load_font(font.path, size)
     width = int(f.getlength(text)) + 2 * size
-    img = Image.new("L", (width, 2 * size), 0)
-    baseline = int(1.4 * size)
+    img = Image.new("L", (width, int((ASCENT + DESCENT) * size)), 0)
+    baseline = int(ASCENT * size)
     ImageDraw.Draw(img).text((size, baseline), text, fill=255, font=f, anchor="ls")
     return np.asarray(img, dtype=np.float32) / 255.0, baseline
 
@@ -116,9 +123,12 @@ def render_glyphs(
     """Glyph-by-glyph rendering with per-glyph size, baseline, angle and spacing jitter."""
     base = load_font(font.path, size)
     width = int(base.getlength(text) * 1.3) + 3 * size
-    canvas = np.zeros((2 * size, width), np.float32)
-    baseline, x = int(1.4 * size), float(size)
     drift = rng.normal(0, 0.02)  # the baseline wanders slowly along the line
+    wander = int(abs(drift) * width) + 1  # room for it, above or below
+    canvas = np.zeros((int((ASCENT + DESCENT) * size * 1.2) + wander, width), np.float32)
+    # glyphs vary +-6% in size and 3% in height: 1.2 leaves room for 3 sigmas of both
+    baseline = int(ASCENT * size * 1.2) + (wander if drift < 0 else 0)
+    x = float(size)
     for ch in text:
         s = max(6, int(size * rng.normal(1, 0.06)))
         f = load_font(font.path, s)
@@ -130,7 +140,7 @@ def render_glyphs(
                     rng.normal(0, 4), Image.Resampling.BILINEAR
                 )
                 g = np.asarray(rot, dtype=np.float32)
-            top = int(baseline + drift * (x - size) + rng.normal(0, 0.03) * size - 1.4 * s)
+            top = int(baseline + drift * (x - size) + rng.normal(0, 0.03) * size - int(ASCENT * s))
             _paste_max(canvas, g, top, int(x) - s // 2)
         x += max(adv, 1.0)
     return canvas[:, : int(x) + size], baseline
@@ -138,10 +148,10 @@ def render_glyphs(
 
 @lru_cache(maxsize=20_000)
 def glyph(font: Font, size: int, ch: str) -> np.ndarray:
-    """Ink mask of one character, baseline at row 1.4 * size (cached: fonts x sizes x chars)."""
+    """Ink mask of one character, baseline at row ASCENT * size (cached: fonts x sizes x chars)."""
     f = load_font(font.path, size)
-    img = Image.new("L", (int(f.getlength(ch)) + size, 2 * size), 0)
-    ImageDraw.Draw(img).text((size // 2, int(1.4 * size)), ch, fill=255, font=f, anchor="ls")
+    img = Image.new("L", (int(f.getlength(ch)) + size, int((ASCENT + DESCENT) * size)), 0)
+    ImageDraw.Draw(img).text((size // 2, int(ASCENT * size)), ch, fill=255, font=f, anchor="ls")
     out = np.asarray(img, dtype=np.float32) / 255.0
     out.flags.writeable = False  # shared by every caller of the cache
     return out
@@ -155,6 +165,15 @@ def _paste_max(canvas: np.ndarray, g: np.ndarray, top: int, left: int) -> None:
     if y1 > y0 and x1 > x0:
         region = g[y0 - top : y1 - top, x0 - left : x1 - left]
         np.maximum(canvas[y0:y1, x0:x1], region, out=canvas[y0:y1, x0:x1])
+
+
+def trim_rows(mask: np.ndarray, baseline: int, margin: int) -> tuple[np.ndarray, int]:
+    """Drop empty rows beyond `margin` of the ink: the augmentations then work on less."""
+    rows = np.nonzero(mask.max(axis=1) > 0)[0]
+    if rows.size == 0:
+        return mask, baseline
+    y0, y1 = max(int(rows[0]) - margin, 0), min(int(rows[-1]) + 1 + margin, mask.shape[0])
+    return mask[y0:y1], baseline - y0
 
 
 def crop_to_height(

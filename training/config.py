@@ -84,11 +84,8 @@ class TrainConfig:
                 f"model.height={self.model.height} but data.height={self.data.height}; "
                 "set both to the same value"
             )
-        if self.data.ctc_stride != self.model.stride:
-            raise ConfigError(
-                f"data.ctc_stride={self.data.ctc_stride}; the model's stride is "
-                f"{self.model.stride}: set data.ctc_stride={self.model.stride}"
-            )
+        # The data widens lines to the model's frames: one definition, the model's.
+        self.data.ctc_stride = self.model.stride
 
 
 def _real(split: str, weight: float = 1.0) -> list[SourceConfig]:

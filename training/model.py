@@ -10,6 +10,8 @@ from torch import nn
 from training.errors import ConfigError
 
 SEQUENCE_MODELS = ("lstm", "transformer", "conv", "hybrid")
+POOL = 4  # the CNN halves the width twice
+FRAMES = (1, 2, 4)
 
 
 @dataclass
@@ -24,6 +26,9 @@ class ModelConfig:
     hidden: int = 256  # width of the sequence model
     layers: int = 3  # sequence-model layers (conv: two residual blocks per layer)
     dropout: float = 0.15
+    # CTC frames per 4-px column: a line needs about two frames per character, and dense
+    # cursive has only 2.6 at stride 4 (deletions). 2 doubles them and costs only the head.
+    frames: int = 1
 
     def __post_init__(self) -> None:
         if self.sequence not in SEQUENCE_MODELS:
@@ -33,11 +38,13 @@ class ModelConfig:
         if len(self.channels) < 2:
             raise ConfigError(f"model.channels={self.channels}; give at least two conv widths")
         self.channels = tuple(int(c) for c in self.channels)
+        if self.frames not in FRAMES:
+            raise ConfigError(f"model.frames={self.frames}; choose from {FRAMES}")
 
     @property
     def stride(self) -> int:
-        """Input pixels per output time step."""
-        return 4
+        """Input pixels per CTC frame."""
+        return POOL // self.frames
 
 
 def _conv(cin: int, cout: int) -> nn.Sequential:
@@ -110,7 +117,8 @@ class Recognizer(nn.Module):
         self.sequence = self._sequence(config)
         out_dim = config.hidden * (2 if config.sequence == "lstm" else 1)
         self.dropout = nn.Dropout(config.dropout)
-        self.head = nn.Linear(out_dim, num_classes)
+        self.frames = config.frames
+        self.head = nn.Linear(out_dim, num_classes * config.frames)  # `frames` outputs per step
 
     @staticmethod
     def _sequence(c: ModelConfig) -> nn.Module:
@@ -134,7 +142,8 @@ class Recognizer(nn.Module):
         x = self.project(f)  # (B, T, D)
         x = self.sequence(x)
         logits = self.head(self.dropout(x)).float()  # CTC wants float32 even under bf16
-        return logits.log_softmax(-1).transpose(0, 1)  # (T, B, C)
+        logits = logits.reshape(b, t * self.frames, -1)  # (B, T * frames, C)
+        return logits.log_softmax(-1).transpose(0, 1)  # (T * frames, B, C)
 
 
 def output_lengths(widths: torch.Tensor, stride: int) -> torch.Tensor:

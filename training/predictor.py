@@ -65,7 +65,8 @@ class LinePredictor(nn.Module):
             inputs.append(x)
             widths.append(x.size(2))
         width = max(widths)
-        width = (width + self.stride - 1) // self.stride * self.stride
+        pool = self.stride * self.model.frames  # the CNN's width reduction
+        width = (width + pool - 1) // pool * pool
         padded: List[torch.Tensor] = []  # noqa: UP006
         for x in inputs:
             padded.append(F.pad(x, [0, width - x.size(2)]))

@@ -13,6 +13,7 @@ from training.data.batching import collate
 from training.data.datamodule import to_height
 from training.errors import DataError, InternalError
 from training.export import check_images, export, load_checkpoint, verify
+from training.model import output_lengths
 from training.module import LitRecognizer
 from training.predictor import LinePredictor
 
@@ -105,6 +106,24 @@ def test_serving_preprocessing_matches_training(exported):
     serve_x = m.preprocess(torch.from_numpy(img))
     assert train_x.shape == serve_x.shape
     assert float((train_x - serve_x).abs().max()) <= 1.0 / 255 + 1e-6  # rounding to uint8 only
+
+
+def test_two_frames_per_step_serve_what_training_decodes(tiny, tmp_path):
+    cfg = tiny(model__frames=2)
+    cfg.check()
+    assert cfg.data.ctc_stride == 2  # the data follows the model
+    module = LitRecognizer(cfg).eval()
+    path = tmp_path / "frames2.ckpt"
+    torch.save({"state_dict": module.state_dict(), "htr": {"config": to_dict(cfg)}}, path)
+    scripted = torch.jit.load(str(export(path, tmp_path / "repo")))
+    rng = np.random.default_rng(5)
+    images = [rng.integers(0, 256, size=(32, w), dtype=np.uint8) for w in (402, 97, 640)]
+    batch = collate([(im, [1], "a") for im in images], pad_to=4)
+    log_probs = module.model(batch["images"])  # (T * 2, B, C)
+    assert log_probs.shape[0] == 2 * (640 // 4)
+    lengths = output_lengths(batch["widths"], cfg.model.stride).clamp(max=log_probs.shape[0])
+    served = scripted.predict_batch([torch.from_numpy(255 - im) for im in images])
+    assert served == module.decode(log_probs, lengths)
 
 
 def test_verify_refuses_a_module_that_disagrees(checkpoint, tiny):

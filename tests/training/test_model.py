@@ -26,11 +26,28 @@ def test_any_width_gives_one_step_per_four_pixels(sequence):
         assert torch.allclose(out.exp().sum(-1), torch.ones(width // 4, 2), atol=1e-4)
 
 
+def test_two_frames_per_step_double_the_ctc_frames_and_export():
+    cfg = ModelConfig(height=32, channels=(8, 16, 16), hidden=32, layers=1, frames=2)
+    assert cfg.stride == 2
+    model = Recognizer(cfg, num_classes=11).eval()
+    one = Recognizer(ModelConfig(height=32, channels=(8, 16, 16), hidden=32, layers=1), 11)
+    # Only the head grows: one extra output row per class.
+    assert sum(p.numel() for p in model.parameters()) - sum(
+        p.numel() for p in one.parameters()
+    ) == 11 * (32 + 1)
+    x = torch.rand(2, 1, 32, 101)
+    out = model(x)
+    assert out.shape == (2 * (101 // 4), 2, 11)
+    assert torch.allclose(torch.jit.script(model)(x), out, atol=1e-5)
+
+
 def test_bad_values_name_the_key_and_the_choices():
     with pytest.raises(ConfigError, match=r"model.sequence='gru'.*lstm.*transformer.*conv"):
         ModelConfig(sequence="gru")
     with pytest.raises(ConfigError, match=r"model.height=30.*multiple of 8"):
         ModelConfig(height=30)
+    with pytest.raises(ConfigError, match=r"model.frames=3.*\(1, 2, 4\)"):
+        ModelConfig(frames=3)
 
 
 def test_output_lengths():

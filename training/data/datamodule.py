@@ -42,7 +42,7 @@ class DataConfig:
     num_workers: int = 1  # loader processes; the synthetic generator runs in them
     bucket_factor: int = 50  # batches drawn ahead and sorted by width to cut padding
     rebucket: int = 16  # drawn batches re-formed together by actual width (1: off); see batching
-    ctc_stride: int = 4  # pixels per model time step: narrower lines are widened to fit CTC
+    ctc_stride: int = 4  # pixels per CTC frame (set from model.frames): narrow lines are widened
     augment_real: bool = True  # vary real training lines (width, slant, contrast, blur)
     seed: int = 0
     cache_dir: str = "cache/data"  # downloads land here

@@ -20,7 +20,7 @@ TEST_PACKAGES := chromium tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra
 # The benchmark's peer: Tesseract 5 with English and French (Debian bookworm ships 5.3).
 BENCH_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra
 
-.PHONY: setup system test-system bench-system venv space space-bundle demo preview train quick export-model publish tensorboard api ablation test \
+.PHONY: setup system test-system bench-system venv space space-bundle demo preview train quick export-model publish tensorboard api ablation layout test \
 	lint format typecheck bench clean
 
 setup: system venv
@@ -107,6 +107,10 @@ bench: setup bench-system
 
 ablation: setup
 	$(BIN)/python -m bench.ablation --seconds 150
+
+# float32 / bf16 / channels_last / torch.compile training steps: docs/layout.md (~10 minutes)
+layout: setup
+	$(BIN)/python -m bench.layout --compile
 
 test: setup test-system
 	$(BIN)/ruff check .

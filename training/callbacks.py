@@ -35,6 +35,25 @@ class PreemptionCheckpoint(L.Callback):
         trainer.save_checkpoint(self.path)
 
 
+class ValidateAtTheEnd(L.Callback):
+    """Stop on the last step as max_time does, so Lightning validates the final weights.
+
+    Reaching max_steps mid-epoch ends fit without a validation: the best checkpoint and the
+    logged CER would miss the last, fully decayed steps.
+    """
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if 0 < trainer.max_steps <= trainer.global_step:
+            trainer.should_stop = True
+
+
 class Throughput(L.Callback):
     """Training lines per second, in the progress bar and the loggers."""
 

@@ -50,8 +50,15 @@ class LitRecognizer(L.LightningModule):
         ids, _ = greedy_decode(log_probs.detach(), lengths)
         return [self.charset.decode(x) for x in ids]
 
+    def on_fit_start(self) -> None:
+        if self.config.trainer.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+
     def _step(self, batch: dict, stage: str, name: str) -> torch.Tensor:
-        log_probs = self.model(batch["images"])  # (T, B, C)
+        images = batch["images"]  # (B, 1, H, W)
+        if self.config.trainer.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        log_probs = self.model(images)  # (T, B, C)
         lengths = output_lengths(batch["widths"], self.config.model.stride).clamp(
             max=log_probs.shape[0]
         )

@@ -18,7 +18,12 @@ from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from serving.atomic import write_text
-from training.callbacks import PreemptionCheckpoint, SamplePredictions, Throughput
+from training.callbacks import (
+    PreemptionCheckpoint,
+    SamplePredictions,
+    Throughput,
+    ValidateAtTheEnd,
+)
 from training.cli import add_arguments, apply_overrides, load_yaml, to_dict
 from training.config import TrainConfig, preset
 from training.data.datamodule import LineDataModule
@@ -103,6 +108,7 @@ def build_trainer(cfg: TrainConfig, run: Path) -> L.Trainer:
         PreemptionCheckpoint(ckpt_dir / "last.ckpt"),
         SamplePredictions(),
         Throughput(),
+        ValidateAtTheEnd(),
         LearningRateMonitor(logging_interval="step"),
     ]
     devices: Any = int(t.devices) if t.devices.isdigit() else t.devices

@@ -41,6 +41,27 @@ def test_one_optimisation_step_changes_the_weights(tiny):
     assert any(not torch.equal(a, b) for a, b in zip(before, module.parameters(), strict=True))
 
 
+def test_channels_last_changes_the_layout_not_the_loss_or_the_checkpoint(tiny):
+    batch = _batch(tiny(), 4)
+    losses, grads = [], []
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        module = LitRecognizer(tiny(trainer__channels_last=channels_last))
+        module.on_fit_start()
+        conv = module.model.cnn[2][0].weight  # 8 -> 16 channels: one input channel has no layout
+        assert conv.is_contiguous(memory_format=torch.channels_last) == channels_last
+        loss = module.training_step(batch, 0)
+        loss.backward()
+        losses.append(float(loss))
+        grads.append(conv.grad.detach().clone())
+    assert abs(losses[0] - losses[1]) < 1e-4
+    assert torch.allclose(grads[0], grads[1], rtol=1e-3, atol=1e-4)  # summation order only
+    # Serving loads the weights into a fresh (contiguous) network: the values are what count.
+    fresh = LitRecognizer(tiny()).model
+    fresh.load_state_dict(module.model.state_dict())
+    assert fresh.cnn[2][0].weight.is_contiguous()
+
+
 def test_overfits_a_tiny_batch_to_zero_cer(tiny):
     torch.manual_seed(0)
     cfg = tiny(model__channels="16,32,48", model__hidden=64, model__dropout=0.0, optim__lr=3e-3)
@@ -186,3 +207,11 @@ def test_ddp_with_two_cpu_processes(tmp_path):
     summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
     assert summary["global_step"] == 6
     assert "ddp" in proc.stderr.lower() or "distributed" in proc.stderr.lower()
+
+
+def test_the_last_step_is_validated_when_max_steps_ends_mid_epoch(tiny):
+    # 4 batches an epoch; 6 steps end mid-epoch 2, where Lightning would not validate.
+    cfg = tiny(trainer__max_steps=6)
+    train(cfg)
+    steps = _tensorboard_steps(Path(cfg.log.root) / "tiny" / "tensorboard", "val/cer")
+    assert steps[-1] == 5, steps  # logged at global step 6 - 1, after the last update

@@ -1,0 +1,127 @@
+"""Numerics and memory layout of a CPU training step: float32, bf16 autocast, channels_last,
+torch.compile.
+
+`python -m bench.layout` times full training steps (forward, CTC loss, backward, AdamW) of the
+default network on batches of 16 lines at height 40 and the widths training sees, on 2 threads,
+and writes bench/layout.json and docs/layout.md. `--compile` adds torch.compile
+(inductor, dynamic shapes), which first spends minutes compiling on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from training.model import ModelConfig, Recognizer
+
+log = logging.getLogger("bench.layout")
+WIDTHS = (384, 448, 512, 320, 576, 416, 480, 352)  # rebucketed widths: multiples of 32
+BATCH, HEIGHT, CLASSES, LABELS = 16, 40, 150, 30
+VARIANTS = {
+    # name: (bf16 autocast, channels_last, torch.compile)
+    "float32": (False, False, False),
+    "bf16-mixed": (True, False, False),
+    "bf16-mixed + channels_last": (True, True, False),
+    "bf16-mixed + torch.compile": (True, False, True),
+}
+
+
+def _step_fn(bf16: bool, channels_last: bool, compiled: bool):
+    torch.manual_seed(0)
+    model = Recognizer(ModelConfig(dropout=0.0), CLASSES)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    ctc = nn.CTCLoss(zero_infinity=True)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    forward = torch.compile(model, dynamic=True) if compiled else model
+
+    def step(width: int) -> None:
+        x = torch.rand(BATCH, 1, HEIGHT, width)  # (B, 1, H, W)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        targets = torch.randint(1, CLASSES, (BATCH, LABELS))
+        amp = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+        with amp:
+            log_probs = forward(x)  # (T, B, C)
+        t = torch.full((BATCH,), log_probs.shape[0])
+        loss = ctc(log_probs, targets, t, torch.full((BATCH,), LABELS))
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+
+    return step
+
+
+def measure(bf16: bool, channels_last: bool, compiled: bool, rounds: int = 3) -> dict:
+    """Warm-up seconds (one pass over WIDTHS) and ms per training step after it."""
+    step = _step_fn(bf16, channels_last, compiled)
+    t0 = time.perf_counter()
+    for w in WIDTHS:
+        step(w)
+    warmup = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        for w in WIDTHS:
+            step(w)
+    ms = (time.perf_counter() - t0) / (rounds * len(WIDTHS)) * 1000
+    return {"warmup_s": round(warmup, 1), "ms_per_step": round(ms, 1)}
+
+
+def table(results: dict[str, dict]) -> str:
+    """Markdown table; speed-up relative to float32."""
+    base = results["float32"]["ms_per_step"]
+    rows = [
+        "| variant | ms per step | lines/s | speed-up | first pass (s) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, r in results.items():
+        ms = r["ms_per_step"]
+        rows.append(
+            f"| {name} | {ms:.1f} | {BATCH * 1000 / ms:.1f} | {base / ms:.2f}x "
+            f"| {r['warmup_s']:.1f} |"
+        )
+    return "\n".join(rows)
+
+
+def report(results: dict[str, dict], threads: int, compiled: bool) -> str:
+    """docs/layout.md: what was timed, how to rerun it, the table."""
+    command = "python -m bench.layout" + (" --compile" if compiled else "")
+    return (
+        "# Numerics and layout of a CPU training step\n\n"
+        f"`{command}` (`make layout`): full training steps (forward, CTC, backward, AdamW) of "
+        f"the default network, batches of {BATCH} lines at height {HEIGHT} and widths "
+        f"{', '.join(map(str, WIDTHS))}, {threads} threads; the first pass over the widths is "
+        "timed apart (compilation, oneDNN kernel selection).\n\n" + table(results) + "\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("bench/layout.json"))
+    parser.add_argument("--md", type=Path, default=Path("docs/layout.md"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    torch.set_num_threads(args.threads)
+    results = {}
+    for name, (bf16, cl, compiled) in VARIANTS.items():
+        if compiled and not args.compile:
+            continue
+        log.info("timing %s", name)
+        results[name] = measure(bf16, cl, compiled)
+    args.out.write_text(json.dumps({"threads": args.threads, "results": results}, indent=2) + "\n")
+    args.md.write_text(report(results, args.threads, args.compile), encoding="utf-8")
+    log.info("wrote %s and %s", args.out, args.md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -131,8 +131,7 @@ def render_glyphs(
     x = float(size)
     for ch in text:
         s = max(6, int(size * rng.normal(1, 0.06)))
-        f = load_font(font.path, s)
-        adv = f.getlength(ch) * rng.normal(1, 0.04) + rng.normal(0, 0.02) * size
+        adv = advance(font, s, ch) * rng.normal(1, 0.04) + rng.normal(0, 0.02) * size
         if ch != " ":
             g = glyph(font, s, ch)
             if rng.random() < 0.5:  # rotating every glyph costs more than it teaches
@@ -144,6 +143,12 @@ def render_glyphs(
             _paste_max(canvas, g, top, int(x) - s // 2)
         x += max(adv, 1.0)
     return canvas[:, : int(x) + size], baseline
+
+
+@lru_cache(maxsize=50_000)
+def advance(font: Font, size: int, ch: str) -> float:
+    """How far the pen moves after `ch` (cached: measuring costs as much as drawing)."""
+    return float(load_font(font.path, size).getlength(ch))
 
 
 @lru_cache(maxsize=20_000)

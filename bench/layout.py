@@ -13,6 +13,9 @@ import argparse
 import contextlib
 import json
 import logging
+import os
+import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -59,19 +62,37 @@ def _step_fn(bf16: bool, channels_last: bool, compiled: bool):
     return step
 
 
-def measure(bf16: bool, channels_last: bool, compiled: bool, rounds: int = 3) -> dict:
-    """Warm-up seconds (one pass over WIDTHS) and ms per training step after it."""
-    step = _step_fn(bf16, channels_last, compiled)
+def _pass(step) -> float:
+    """Seconds for one step at each of WIDTHS."""
     t0 = time.perf_counter()
     for w in WIDTHS:
         step(w)
-    warmup = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    return time.perf_counter() - t0
+
+
+def measure(variants: dict[str, tuple[bool, bool, bool]], rounds: int = 5) -> dict[str, dict]:
+    """First-pass seconds and median ms per step of each variant, timed in turns.
+
+    This shared host's speed drifts by 20% within minutes: timing the variants one after the
+    other would measure the drift; interleaved rounds and a median compare them fairly.
+    """
+    steps = {name: _step_fn(*flags) for name, flags in variants.items()}
+    first = {}
+    for name, step in steps.items():
+        log.info("first pass of %s", name)
+        first[name] = _pass(step)
+    times: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(rounds):
-        for w in WIDTHS:
-            step(w)
-    ms = (time.perf_counter() - t0) / (rounds * len(WIDTHS)) * 1000
-    return {"warmup_s": round(warmup, 1), "ms_per_step": round(ms, 1)}
+        for name, step in steps.items():
+            times[name].append(_pass(step) / len(WIDTHS) * 1000)
+    return {
+        name: {
+            "warmup_s": round(first[name], 1),
+            "ms_per_step": round(statistics.median(times[name]), 1),
+            "rounds_ms": [round(t, 1) for t in times[name]],
+        }
+        for name in steps
+    }
 
 
 def table(results: dict[str, dict]) -> str:
@@ -98,7 +119,9 @@ def report(results: dict[str, dict], threads: int, compiled: bool) -> str:
         f"`{command}` (`make layout`): full training steps (forward, CTC, backward, AdamW) of "
         f"the default network, batches of {BATCH} lines at height {HEIGHT} and widths "
         f"{', '.join(map(str, WIDTHS))}, {threads} threads; the first pass over the widths is "
-        "timed apart (compilation, oneDNN kernel selection).\n\n" + table(results) + "\n"
+        "timed apart (compilation from a cold cache, oneDNN kernel selection), then the "
+        "variants take turns for the timed passes and the table gives each one's median "
+        "(this shared host's speed drifts by about 20% within minutes).\n\n" + table(results) + "\n"
     )
 
 
@@ -106,17 +129,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5, help="timed passes per variant")
     parser.add_argument("--out", type=Path, default=Path("bench/layout.json"))
     parser.add_argument("--md", type=Path, default=Path("docs/layout.md"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
-    results = {}
-    for name, (bf16, cl, compiled) in VARIANTS.items():
-        if compiled and not args.compile:
-            continue
-        log.info("timing %s", name)
-        results[name] = measure(bf16, cl, compiled)
+    if args.compile:  # a cold compile, as a fresh machine pays it
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="inductor-")
+    variants = {k: v for k, v in VARIANTS.items() if args.compile or not v[2]}
+    results = measure(variants, args.rounds)
     args.out.write_text(json.dumps({"threads": args.threads, "results": results}, indent=2) + "\n")
     args.md.write_text(report(results, args.threads, args.compile), encoding="utf-8")
     log.info("wrote %s and %s", args.out, args.md)

@@ -108,8 +108,9 @@ def preset(name: str) -> TrainConfig:
         cfg.model.dropout = 0.0  # endless fresh lines: nothing to regularise, and it learns faster
         cfg.optim.lr = 3e-3  # a short run: ~1 point lower CER at the same step than 2e-3
         cfg.trainer.max_time = "00:00:09:00"
-        # 2,500 steps took 7.7 minutes (86 lines/s); this shared host's speed varies by ~15%.
-        # If the clock stops first, the lr is near its floor and the last step is validated.
+        # 2,833 steps fit 9 minutes at 82 lines/s; this shared host's speed varies by 20-30%
+        # (docs/training-runs.md). If the clock stops first, the lr is near its floor and the
+        # last step is still validated.
         cfg.trainer.max_steps = 2900
     elif name == "full":
         cfg = TrainConfig()

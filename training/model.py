@@ -27,7 +27,8 @@ class ModelConfig:
     layers: int = 3  # sequence-model layers (conv: two residual blocks per layer)
     dropout: float = 0.15
     # CTC frames per 4-px column: a line needs about two frames per character, and dense
-    # cursive has only 2.6 at stride 4 (deletions). 2 doubles them and costs only the head.
+    # cursive has only 2.6 at stride 4 (deletions). 2 doubles them and costs only the head;
+    # on synthetic and real lines it was worse (docs/training-runs.md): the default stays 1.
     frames: int = 1
 
     def __post_init__(self) -> None:

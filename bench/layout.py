@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from serving.atomic import write_text
 from training.model import ModelConfig, Recognizer
 
 log = logging.getLogger("bench.layout")
@@ -135,12 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
-    if args.compile:  # a cold compile, as a fresh machine pays it
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="inductor-")
     variants = {k: v for k, v in VARIANTS.items() if args.compile or not v[2]}
-    results = measure(variants, args.rounds)
-    args.out.write_text(json.dumps({"threads": args.threads, "results": results}, indent=2) + "\n")
-    args.md.write_text(report(results, args.threads, args.compile), encoding="utf-8")
+    with tempfile.TemporaryDirectory(prefix="inductor-") as cache:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache  # a cold compile, as a fresh machine pays
+        results = measure(variants, args.rounds)
+    write_text(args.out, json.dumps({"threads": args.threads, "results": results}, indent=2) + "\n")
+    write_text(args.md, report(results, args.threads, args.compile))
     log.info("wrote %s and %s", args.out, args.md)
     return 0
 

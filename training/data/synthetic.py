@@ -63,11 +63,15 @@ class SyntheticLines:
     def _rng(self, index: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, index])
 
-    def __getitem__(self, index: int) -> LineSample:
+    def pick(self, index: int) -> tuple[np.random.Generator, str, Font]:
+        """Line `index`'s random stream, its text and a font that covers the text."""
         rng = self._rng(index)
         text = "".join(c for c in self.texts(rng) if c in self.charset)
         fonts = [f for f in self.fonts if set(text) <= f.covers] or [self._widest()]
-        font = fonts[rng.integers(len(fonts))]
+        return rng, text, fonts[rng.integers(len(fonts))]
+
+    def __getitem__(self, index: int) -> LineSample:
+        rng, text, font = self.pick(index)
         image = self.draw(text, font, rng)
         return LineSample(
             image,
@@ -79,14 +83,21 @@ class SyntheticLines:
     def _widest(self) -> Font:
         return max(self.fonts, key=lambda f: len(f.covers))
 
-    def draw(self, text: str, font: Font, rng: np.random.Generator) -> np.ndarray:
-        """Render and augment one line; returns (height, W) uint8, dark ink on light paper."""
-        h = self.config.height
-        size = int(h * rng.uniform(0.5, 0.72))
+    def render(
+        self, text: str, font: Font, rng: np.random.Generator
+    ) -> tuple[np.ndarray, int, int]:
+        """Ink mask of `text` before any augmentation, its baseline row and the font size."""
+        size = int(self.config.height * rng.uniform(0.5, 0.72))
         if rng.random() < self.config.glyph_jitter:
             mask, baseline = render_glyphs(text, font, size, rng)
         else:
             mask, baseline = render_line(text, font, size)
+        return mask, baseline, size
+
+    def draw(self, text: str, font: Font, rng: np.random.Generator) -> np.ndarray:
+        """Render and augment one line; returns (height, W) uint8, dark ink on light paper."""
+        h = self.config.height
+        mask, baseline, size = self.render(text, font, rng)
         mask, baseline = trim_rows(mask, baseline, margin=size // 3)
         clean = rng.random() < self.config.clean
         if clean:

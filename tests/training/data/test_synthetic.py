@@ -13,7 +13,6 @@ from training.data.synthetic import (
     SyntheticConfig,
     SyntheticLines,
     glyph,
-    render_glyphs,
     render_line,
 )
 from training.data.texts import TextSampler
@@ -96,13 +95,8 @@ def test_no_glyph_is_cut_off_at_the_top_or_bottom():
     # lines lost ink their label still named.
     gen = SyntheticLines(SyntheticConfig(height=40), seed=5)
     for i in range(150):
-        rng = gen._rng(i)
-        text = "".join(c for c in gen.texts(rng) if c in gen.charset)
-        fonts = [f for f in gen.fonts if set(text) <= f.covers] or [gen._widest()]
-        font = fonts[rng.integers(len(fonts))]
-        size = int(40 * rng.uniform(0.5, 0.72))
-        jitter = rng.random() < gen.config.glyph_jitter
-        mask, _ = render_glyphs(text, font, size, rng) if jitter else render_line(text, font, size)
+        rng, text, font = gen.pick(i)
+        mask, _, _ = gen.render(text, font, rng)
         assert mask[0].max() == 0 and mask[-1].max() == 0, (i, font.name, text)
 
 

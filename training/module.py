@@ -7,6 +7,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import Timer
 from torch import nn
 from torchmetrics.text import CharErrorRate, WordErrorRate
 
@@ -148,19 +149,39 @@ class LitRecognizer(L.LightningModule):
         )
         total = self.config.trainer.max_steps
         sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: lr_factor(s, o.warmup_steps, total, o.min_lr_ratio)
+            opt,
+            lambda s: lr_factor(s, o.warmup_steps, total, o.min_lr_ratio, self.clock_progress()),
         )
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def clock_progress(self) -> float:
+        """Share of `max_time` spent so far (0 with no clock), resumed runs included."""
+        # The decay ends when the clock does, also on a host slower than max_steps assumed:
+        # the last steps then still run at the floor lr, where the CER drops most.
+        trainer = self._trainer
+        if trainer is None:
+            return 0.0
+        for cb in trainer.callbacks:
+            if isinstance(cb, Timer):
+                remaining = cb.time_remaining()
+                if remaining is None:
+                    return 0.0
+                elapsed = cb.time_elapsed()
+                return elapsed / max(elapsed + remaining, 1e-9)
+        return 0.0
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["htr"] = {"config": to_dict(self.config), "charset": self.charset.chars}
 
 
-def lr_factor(step: int, warmup: int, total: int, floor: float) -> float:
-    """Linear warm-up to 1, then cosine decay to `floor` at `total` (constant if total <= 0)."""
+def lr_factor(step: int, warmup: int, total: int, floor: float, clock: float = 0.0) -> float:
+    """Linear warm-up to 1, then cosine decay to `floor` at step `total` or at `clock` 1.
+
+    `clock` is the share of the time budget spent: whichever of steps and time runs out
+    first ends the decay. With neither (total <= 0, clock 0) the rate stays at its peak.
+    """
     if step < warmup:
         return (step + 1) / warmup
-    if total <= warmup:
-        return 1.0
-    progress = min(1.0, (step - warmup) / (total - warmup))
+    by_steps = (step - warmup) / (total - warmup) if total > warmup else 0.0
+    progress = min(1.0, max(by_steps, clock))
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))

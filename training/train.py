@@ -190,7 +190,7 @@ def _finish_loggers(trainer: L.Trainer) -> None:
 def parse_config(argv: list[str] | None) -> TrainConfig:
     """Preset, then a YAML file, then `--section.key value` flags, in that order."""
     parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__)
-    parser.add_argument("--preset", default="quick", help="quick | full")
+    parser.add_argument("--preset", default="quick", help="quick | full | gpu")
     parser.add_argument("--config", type=Path, help="YAML file with overrides")
     parser.add_argument(
         "--resume",

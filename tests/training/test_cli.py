@@ -62,7 +62,7 @@ def test_yaml_file_then_flags(tmp_path):
         (["--log.wandb", "cloud"], "log.wandb='cloud'; choose from ('offline', 'online'"),
         (["--resume", "sometimes"], "resume='sometimes'; choose from ('auto'"),
         (["--data.batch_size", "many"], "data.batch_size='many' is not a valid int"),
-        (["--preset", "huge"], "preset='huge'; choose from ('quick', 'full')"),
+        (["--preset", "huge"], "preset='huge'; choose from ('quick', 'full', 'gpu')"),
     ],
 )
 def test_bad_values_fail_naming_the_key_and_the_choices(argv, needle, caplog):

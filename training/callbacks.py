@@ -58,7 +58,8 @@ class Throughput(L.Callback):
     """Training lines per second, in the progress bar and the loggers."""
 
     def __init__(self) -> None:
-        self._t0 = 0.0
+        self._t0 = 0.0  # start of the current stretch of training batches (0: paused)
+        self._seconds = 0.0  # training time of the finished stretches
         self._lines = 0
 
     def on_train_batch_start(
@@ -76,14 +77,18 @@ class Throughput(L.Callback):
         batch_idx: int,
     ) -> None:
         self._lines += len(batch["texts"]) * trainer.world_size
-        elapsed = time.perf_counter() - self._t0
+        elapsed = self._seconds + time.perf_counter() - self._t0
         if elapsed > 0:
             pl_module.log(
                 "lines_per_s", self._lines / elapsed, prog_bar=True, on_step=True, batch_size=1
             )
 
     def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._t0, self._lines = 0.0, 0  # validation time is not training time
+        # Validation time is not training time: pause the clock, keep the count (the rate
+        # is over the whole fit, not over the few batches since the last validation).
+        if self._t0:
+            self._seconds += time.perf_counter() - self._t0
+        self._t0 = 0.0
 
 
 class SamplePredictions(L.Callback):

@@ -111,16 +111,22 @@ def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def distort_real(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Light training-time variation of a real (H, W) uint8 line: width, slant, contrast, blur."""
+def distort_real(img: np.ndarray, rng: np.random.Generator, warp: float = 0.0) -> np.ndarray:
+    """Training-time variation of a real (H, W) uint8 line: width, slant, contrast, blur, and
+    with probability `warp` an elastic warp and a stroke-width change."""
     h, w = img.shape
     if rng.random() < 0.7:  # writers differ in letter width
         w = max(8, int(w * rng.uniform(0.8, 1.2)))
         img = np.asarray(Image.fromarray(img).resize((w, h), Image.Resampling.BILINEAR))
-    if rng.random() < 0.5:  # and in slant; shear the ink, keep the paper
+    sheared, warped = rng.random() < 0.5, rng.random() < warp
+    if sheared or warped:  # change the ink, keep the paper
         paper = float(np.percentile(img, 90))
         ink = np.clip((paper - img.astype(np.float32)) / max(paper, 1.0), 0, 1)
-        ink = slant(ink, rng, max_shear=0.3)
+        if sheared:  # writers differ in slant
+            ink = slant(ink, rng, max_shear=0.3)
+        if warped:  # and in the shape of each stroke: the same words never repeat exactly
+            ink = elastic(ink, rng, alpha=1.5 * h / 40)
+            ink = stroke_width(ink, rng, size=int(0.6 * h))  # x-height plus ascenders
         img = np.clip(paper * (1 - ink), 0, 255).astype(np.uint8)
     out = img.astype(np.float32)
     if rng.random() < 0.5:

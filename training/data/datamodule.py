@@ -44,6 +44,7 @@ class DataConfig:
     rebucket: int = 16  # drawn batches re-formed together by actual width (1: off); see batching
     ctc_stride: int = 4  # pixels per CTC frame (set from model.frames): narrow lines are widened
     augment_real: bool = True  # vary real training lines (width, slant, contrast, blur)
+    real_warp: float = 0.0  # chance of an elastic warp and stroke change on a real line
     seed: int = 0
     cache_dir: str = "cache/data"  # downloads land here
     charset: str = CHARSET
@@ -70,13 +71,20 @@ class Lines(Dataset):
     """Lines of several parts (real lists or a synthetic generator), addressed by (part, i)."""
 
     def __init__(
-        self, parts: list, charset: Charset, height: int, stride: int, augment: bool = False
+        self,
+        parts: list,
+        charset: Charset,
+        height: int,
+        stride: int,
+        augment: bool = False,
+        warp: float = 0.0,
     ) -> None:
         self.parts = parts
         self.charset = charset
         self.height = height
         self.stride = stride
         self.augment = augment  # vary real lines (synthetic ones vary by construction)
+        self.warp = warp
         self._calls = 0  # with the worker's torch seed: each draw differs, runs repeat
 
     def __len__(self) -> int:
@@ -91,7 +99,7 @@ class Lines(Dataset):
         if self.augment and not isinstance(self.parts[part], SyntheticLines):
             self._calls += 1
             rng = np.random.default_rng([torch.initial_seed() % 2**32, part, i, self._calls])
-            img = distort_real(img, rng)
+            img = distort_real(img, rng, self.warp)
         img = fit_ctc(img, len(target), self.stride)
         return img, target, self.charset.decode(target)
 
@@ -170,7 +178,8 @@ class LineDataModule(L.LightningDataModule):
         )
 
     def _dataset(self, parts: list, augment: bool = False) -> Lines:
-        return Lines(parts, self.charset, self.config.height, self.config.ctc_stride, augment)
+        c = self.config
+        return Lines(parts, self.charset, c.height, c.ctc_stride, augment, c.real_warp)
 
     def _loader(self, ds: Lines, **kw) -> DataLoader:
         n = self.config.num_workers

@@ -58,14 +58,14 @@ class Throughput(L.Callback):
     """Training lines per second, in the progress bar and the loggers."""
 
     def __init__(self) -> None:
-        self._t0 = 0.0  # start of the current stretch of training batches (0: paused)
+        self._t0: float | None = None  # start of the current stretch of training batches
         self._seconds = 0.0  # training time of the finished stretches
         self._lines = 0
 
     def on_train_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
     ) -> None:
-        if not self._t0:
+        if self._t0 is None:
             self._t0 = time.perf_counter()
 
     def on_train_batch_end(
@@ -77,7 +77,8 @@ class Throughput(L.Callback):
         batch_idx: int,
     ) -> None:
         self._lines += len(batch["texts"]) * trainer.world_size
-        elapsed = self._seconds + time.perf_counter() - self._t0
+        now = time.perf_counter()
+        elapsed = self._seconds + now - (now if self._t0 is None else self._t0)
         if elapsed > 0:
             pl_module.log(
                 "lines_per_s", self._lines / elapsed, prog_bar=True, on_step=True, batch_size=1
@@ -86,9 +87,9 @@ class Throughput(L.Callback):
     def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Validation time is not training time: pause the clock, keep the count (the rate
         # is over the whole fit, not over the few batches since the last validation).
-        if self._t0:
+        if self._t0 is not None:
             self._seconds += time.perf_counter() - self._t0
-        self._t0 = 0.0
+        self._t0 = None
 
 
 class SamplePredictions(L.Callback):

@@ -127,7 +127,23 @@ def test_real_line_distortion_keeps_height_type_and_polarity():
     img = np.full((40, 300), 230, np.uint8)
     img[12:28, 20:280:4] = 25
     rng = np.random.default_rng(0)
-    for _ in range(20):
-        out = distort_real(img, rng)
-        assert out.dtype == np.uint8 and out.shape[0] == 40 and 200 < out.shape[1] < 400
-        assert np.median(out) > np.percentile(out, 5) + 20
+    for warp in (0.0, 1.0):
+        for _ in range(20):
+            out = distort_real(img, rng, warp)
+            assert out.dtype == np.uint8 and out.shape[0] == 40 and 200 < out.shape[1] < 400
+            assert np.median(out) > np.percentile(out, 5) + 20
+
+
+def test_real_line_warp_moves_the_ink_only_when_asked():
+    from training.data.augment import distort_real
+
+    img = np.full((40, 300), 230, np.uint8)
+    img[12:28, 20:280:4] = 25
+    for seed in range(10):
+        # Same draws for width and slant; the warp adds its own after them.
+        plain = distort_real(img, np.random.default_rng(seed), 0.0)
+        warped = distort_real(img, np.random.default_rng(seed), 1.0)
+        assert plain.shape == warped.shape
+        assert np.abs(plain.astype(int) - warped.astype(int)).mean() > 1.0
+        again = distort_real(img, np.random.default_rng(seed), 0.0)
+        assert np.array_equal(plain, again)

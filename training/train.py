@@ -134,9 +134,20 @@ def build_trainer(cfg: TrainConfig, run: Path) -> L.Trainer:
     )
 
 
+def check_accelerator(cfg: TrainConfig) -> None:
+    """Fail before any data is read when the config asks for a GPU this machine lacks."""
+    accelerator = cfg.trainer.accelerator
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"trainer.accelerator={accelerator!r} but no CUDA GPU is visible here; "
+            "use --trainer.accelerator cpu (or auto), or run where a GPU is"
+        )
+
+
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Fit (or continue) a run, test the best checkpoint, and return its summary."""
     cfg.check()
+    check_accelerator(cfg)
     run = run_dir(cfg)
     last = run / "checkpoints" / "last.ckpt"
     ckpt = resume_path(cfg, last)

@@ -215,3 +215,15 @@ def test_the_last_step_is_validated_when_max_steps_ends_mid_epoch(tiny):
     train(cfg)
     steps = _tensorboard_steps(Path(cfg.log.root) / "tiny" / "tensorboard", "val/cer")
     assert steps[-1] == 5, steps  # logged at global step 6 - 1, after the last update
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the error is for machines without a GPU")
+def test_the_gpu_preset_without_a_gpu_fails_at_once_naming_the_key(tmp_path):
+    from training.config import preset
+    from training.errors import ConfigError
+
+    cfg = preset("gpu")
+    cfg.log.root = str(tmp_path)
+    with pytest.raises(ConfigError, match=r"trainer.accelerator='gpu'.*--trainer.accelerator cpu"):
+        train(cfg)
+    assert not (tmp_path / "gpu").exists()  # nothing written, no data read

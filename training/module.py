@@ -42,6 +42,7 @@ class LitRecognizer(L.LightningModule):
             }
         )
         self.last_samples: dict[str, list[tuple[torch.Tensor, str, str]]] = {}
+        self._clock = 0.0  # share of max_time spent at this step's start (rank 0's)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.model(images)
@@ -150,25 +151,32 @@ class LitRecognizer(L.LightningModule):
         total = self.config.trainer.max_steps
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt,
-            lambda s: lr_factor(s, o.warmup_steps, total, o.min_lr_ratio, self.clock_progress()),
+            lambda s: lr_factor(s, o.warmup_steps, total, o.min_lr_ratio, self._clock),
         )
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def _timer(self) -> Timer | None:
+        """Lightning's max_time clock, if this fit has one."""
+        trainer = self._trainer
+        if trainer is None:
+            return None
+        timers = [cb for cb in trainer.callbacks if isinstance(cb, Timer)]
+        return timers[0] if timers and timers[0].time_remaining() is not None else None
 
     def clock_progress(self) -> float:
         """Share of `max_time` spent so far (0 with no clock), resumed runs included."""
         # The decay ends when the clock does, also on a host slower than max_steps assumed:
         # the last steps then still run at the floor lr, where the CER drops most.
-        trainer = self._trainer
-        if trainer is None:
+        timer = self._timer()
+        if timer is None:
             return 0.0
-        for cb in trainer.callbacks:
-            if isinstance(cb, Timer):
-                remaining = cb.time_remaining()
-                if remaining is None:
-                    return 0.0
-                elapsed = cb.time_elapsed()
-                return elapsed / max(elapsed + remaining, 1e-9)
-        return 0.0
+        elapsed, remaining = timer.time_elapsed(), timer.time_remaining() or 0.0
+        return elapsed / max(elapsed + remaining, 1e-9)
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        if self._timer() is not None:
+            # Every DDP rank must step with the same rate: rank 0's clock decides for all.
+            self._clock = float(self.trainer.strategy.broadcast(self.clock_progress(), src=0))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["htr"] = {"config": to_dict(self.config), "charset": self.charset.chars}

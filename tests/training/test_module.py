@@ -35,8 +35,18 @@ def test_the_module_reads_the_trainers_clock(tiny, monkeypatch):
     assert module.clock_progress() == 0.0  # not attached to a trainer
     timer = Timer(duration=timedelta(minutes=10))
     monkeypatch.setattr(timer, "time_elapsed", lambda stage="train": 450.0)
-    module._trainer = SimpleNamespace(callbacks=[timer])
+    broadcasts = []
+
+    def broadcast(value, src=0):  # rank 0's value wins on every rank
+        broadcasts.append(value)
+        return 0.75
+
+    module._trainer = SimpleNamespace(
+        callbacks=[timer], strategy=SimpleNamespace(broadcast=broadcast)
+    )
     assert module.clock_progress() == pytest.approx(0.75)
+    module.on_train_batch_start({}, 0)
+    assert broadcasts == [pytest.approx(0.75)]
     sched = module.configure_optimizers()["lr_scheduler"]["scheduler"]
     for _ in range(300):
         sched.step()
@@ -46,3 +56,4 @@ def test_the_module_reads_the_trainers_clock(tiny, monkeypatch):
     assert sched.get_last_lr()[0] == pytest.approx(expected)
     module._trainer = SimpleNamespace(callbacks=[Timer(duration=None)])
     assert module.clock_progress() == 0.0  # a Timer with no duration is no clock
+    module.on_train_batch_start({}, 0)  # and no clock, no broadcast (it has no strategy here)

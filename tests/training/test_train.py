@@ -195,11 +195,13 @@ def test_ddp_with_two_cpu_processes(tmp_path):
         "cpu",
         "--trainer.threads",
         "1",
+        "--trainer.max_time",  # a clock: the ranks share rank 0's for the lr decay
+        "00:00:10:00",
     ]
     from tests.training.conftest import TINY
 
     for k, v in TINY.items():
-        if k not in ("trainer.threads",):
+        if k not in ("trainer.threads", "trainer.max_time"):
             args += [f"--{k}", "none" if v is None else str(v)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)

@@ -168,18 +168,22 @@ class LitRecognizer(L.LightningModule):
         # The decay ends when the clock does, also on a host slower than max_steps assumed:
         # the last steps then still run at the floor lr, where the CER drops most.
         timer = self._timer()
-        if timer is None:
-            return 0.0
-        elapsed, remaining = timer.time_elapsed(), timer.time_remaining() or 0.0
-        return elapsed / max(elapsed + remaining, 1e-9)
+        return 0.0 if timer is None else _share_spent(timer)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        if self._timer() is not None:
+        timer = self._timer()  # one lookup per batch: this runs on every step
+        if timer is not None:
             # Every DDP rank must step with the same rate: rank 0's clock decides for all.
-            self._clock = float(self.trainer.strategy.broadcast(self.clock_progress(), src=0))
+            self._clock = float(self.trainer.strategy.broadcast(_share_spent(timer), src=0))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["htr"] = {"config": to_dict(self.config), "charset": self.charset.chars}
+
+
+def _share_spent(timer: Timer) -> float:
+    """Share of the Timer's duration spent (0..1)."""
+    elapsed, remaining = timer.time_elapsed(), timer.time_remaining() or 0.0
+    return elapsed / max(elapsed + remaining, 1e-9)
 
 
 def lr_factor(step: int, warmup: int, total: int, floor: float, clock: float = 0.0) -> float:

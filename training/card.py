@@ -73,6 +73,24 @@ def results_table(evaluation: dict[str, Any]) -> str:
     return "\n".join(rows) if len(rows) > 2 else "No evaluation has been run."
 
 
+def decoding(config: dict[str, Any]) -> str:
+    """How the file turns network outputs into text, and what its language model read."""
+    d = config.get("decode", {})
+    if not d.get("beam"):
+        return "Best-path (greedy) CTC decoding; no language model."
+    read = []
+    if "dasher" in d["corpora"]:
+        read.append("the English and French training texts of Debian `dasher-data` (GPL-2+)")
+    if "transcriptions" in d["corpora"]:
+        read.append("the transcriptions of the training lines (never a validation line)")
+    return (
+        f"CTC prefix beam search (beam {d['beam']}) with a character {d['order']}-gram "
+        f"language model ({config.get('lm_entries', 0):,} entries, weight {d['alpha']}, "
+        f"{d['beta']} per character) learned from {' and '.join(read)}. "
+        "`model.set_beam(0)` switches a loaded model to best-path decoding: faster, no LM."
+    )
+
+
 def _fill(template: str, **values: object) -> str:
     """Replace `{key}` placeholders only (a literal brace elsewhere in the card is kept)."""
     for key, value in values.items():
@@ -105,6 +123,7 @@ def render(
         charset_size=len(config["charset"]),
         results_table=results_table(evaluation),
         data_section="\n".join(data),
+        decoding=decoding(config),
         git_commit=config["git_commit"],
     )
     meta = yaml.safe_dump(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from training.data.datamodule import DataConfig
 from training.data.sources import SourceConfig
 from training.errors import ConfigError
+from training.lm import DecodeConfig
 from training.model import ModelConfig
 
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true")
@@ -75,6 +76,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)  # how export decodes (LM)
     resume: str = "auto"  # auto: continue ROOT/NAME if it has a last checkpoint | always | never
     seed: int = 0
 

@@ -19,11 +19,12 @@ from typing import Any
 import torch
 
 from serving.atomic import write_text, write_with
-from training.cli import from_dict, run_command, to_dict
+from training.cli import add_arguments, apply_overrides, from_dict, run_command, to_dict
 from training.config import TrainConfig
 from training.data.charset import Charset
 from training.data.datamodule import MAX_WIDTH
 from training.errors import DataError, InternalError
+from training.lm import DecodeConfig, build_tables, corpus
 from training.model import Recognizer, count_parameters
 from training.predictor import LinePredictor
 
@@ -149,6 +150,7 @@ def metadata(cfg: TrainConfig, model: Recognizer, checkpoint: Path) -> dict[str,
         "version": f"{time.strftime('%Y%m%d')}-{commit[:7]}-{_digest(checkpoint)[:6]}",
         "checkpoint": checkpoint.name,
         "training_config": to_dict(cfg),
+        "decode": to_dict(cfg.decode),
     }
 
 
@@ -163,32 +165,51 @@ def _copy_runs(tensorboard: Path, dest: Path) -> None:
     )
 
 
-def _already_exported(out_dir: Path, version: str) -> bool:
+def _already_exported(out_dir: Path, meta: dict[str, Any]) -> bool:
     config = out_dir / "config.json"
     if not (config.is_file() and (out_dir / "model.pt").is_file()):
         return False
-    return json.loads(config.read_text(encoding="utf-8")).get("version") == version
+    old = json.loads(config.read_text(encoding="utf-8"))
+    return old.get("version") == meta["version"] and old.get("decode") == meta["decode"]
 
 
-def export(checkpoint: Path, out_dir: Path = Path("model_repo")) -> Path:
-    """Script, verify, warm and write model.pt and config.json into `out_dir`."""
-    cfg, model = load_checkpoint(checkpoint)
-    meta = metadata(cfg, model, checkpoint)
-    meta_json = json.dumps(meta, ensure_ascii=False, indent=2)
-    eager = LinePredictor(
+def predictor(cfg: TrainConfig, model: Recognizer, meta: dict[str, Any]) -> LinePredictor:
+    """The serving module of a network, with the LM of cfg.decode built from the run's
+    training text (meta gains its size and is embedded as JSON)."""
+    d = cfg.decode
+    lm = None
+    if d.beam > 0:
+        tables = build_tables(d, Charset(cfg.data.charset), corpus(d, cfg.data))
+        lm = (tables["keys"], tables["values"])
+    meta["lm_entries"] = 0 if lm is None else int(lm[0].numel())
+    return LinePredictor(
         model,
         cfg.data.charset,
         cfg.model.height,
         cfg.model.stride,
         MAX_WIDTH,
-        meta_json,
+        json.dumps(meta, ensure_ascii=False, indent=2),
         meta["version"],
+        lm=lm,
+        decode=(d.beam, d.order, d.top_k, d.alpha, d.beta, d.prune),
     )
-    if _already_exported(out_dir, meta["version"]):
+
+
+def export(
+    checkpoint: Path, out_dir: Path = Path("model_repo"), decode: dict[str, Any] | None = None
+) -> Path:
+    """Script, verify, warm and write model.pt and config.json into `out_dir`; `decode`
+    overrides fields of the checkpoint's DecodeConfig (e.g. {"beam": 0})."""
+    cfg, model = load_checkpoint(checkpoint)
+    cfg.decode = apply_overrides(cfg.decode, decode or {})
+    meta = metadata(cfg, model, checkpoint)
+    if _already_exported(out_dir, meta):
         # TorchScript files differ byte-wise between two saves of the same module: keeping
         # the first makes re-running `make demo` publish nothing new.
         log.info("%s already holds version %s; nothing to do", out_dir, meta["version"])
         return out_dir / "model.pt"
+    eager = predictor(cfg, model, meta)
+    meta_json = eager.meta_json
     scripted = torch.jit.script(eager)
     verify(eager, scripted)
     scripted.warmup()
@@ -211,8 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.export", description=__doc__)
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--out", type=Path, default=Path("model_repo"))
-    args = p.parse_args(argv)
-    return run_command(log, lambda: export(args.checkpoint, args.out))
+    add_arguments(p, DecodeConfig, "decode.")  # default: the checkpoint's own decode config
+    args = vars(p.parse_args(argv))
+    checkpoint, out = args.pop("checkpoint"), args.pop("out")
+    decode = {k.removeprefix("decode."): v for k, v in args.items()}
+    return run_command(log, lambda: export(checkpoint, out, decode))
 
 
 if __name__ == "__main__":

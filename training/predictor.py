@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from training.beam import beam_search
 from training.ctc import greedy_decode
 from training.model import Recognizer
 from training.preprocess import normalise_polarity, resize_to_height, to_grey, to_ink
@@ -25,6 +26,8 @@ class LinePredictor(nn.Module):
         max_width: int,
         meta_json: str,
         version: str = "dev",
+        lm: Tuple[torch.Tensor, torch.Tensor] | None = None,  # noqa: UP006 - training.lm tables
+        decode: Tuple[int, int, int, float, float, float] = (0, 1, 1, 0.0, 0.0, 0.0),  # noqa: UP006
     ) -> None:
         super().__init__()
         self.model = model.eval()
@@ -34,6 +37,11 @@ class LinePredictor(nn.Module):
         self.max_width = max_width
         self.meta_json = meta_json  # architecture, version, training config (JSON)
         self.version = version
+        # CTC prefix beam search with a character n-gram LM (training.beam); beam 0: greedy
+        self.beam, self.lm_order, self.top_k, self.alpha, self.beta, self.prune = decode
+        keys, values = lm if lm is not None else (torch.zeros(0, dtype=torch.int64), torch.zeros(0))
+        self.register_buffer("lm_keys", keys)  # int64, sorted (training.lm.build_tables)
+        self.register_buffer("lm_values", values)  # float32 log-probabilities and back-offs
         self.eval()  # serving only: dropout off, batch-norm statistics frozen
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -77,10 +85,30 @@ class LinePredictor(nn.Module):
             steps.append(max(1, w // self.stride))
         lengths = torch.tensor(steps)
         ids, conf = greedy_decode(log_probs, lengths)
+        if self.beam > 0 and self.lm_keys.numel() > 0:  # confidence stays the best path's
+            tables = [self.lm_keys, self.lm_values]
+            for i in range(len(ids)):
+                ids[i] = beam_search(
+                    log_probs[: steps[i], i],
+                    tables,
+                    self.lm_order,
+                    self.beam,
+                    self.alpha,
+                    self.beta,
+                    self.prune,
+                    self.top_k,
+                )
         results: List[Tuple[str, float]] = []  # noqa: UP006
         for i in range(len(ids)):
             results.append((self._text(ids[i]), conf[i]))
         return results
+
+    @torch.jit.export
+    def set_beam(self, width: int) -> int:
+        """Beam width of later calls (0: greedy best path, no LM); returns the previous one."""
+        previous = self.beam
+        self.beam = width
+        return previous
 
     @torch.jit.export
     def predict_batch(self, images: List[torch.Tensor]) -> List[str]:  # noqa: UP006

@@ -12,7 +12,7 @@ from training.cli import to_dict
 from training.data.batching import collate
 from training.data.datamodule import to_height
 from training.errors import DataError, InternalError
-from training.export import check_images, export, load_checkpoint, verify
+from training.export import check_images, export, load_checkpoint, predictor, verify
 from training.model import output_lengths
 from training.module import LitRecognizer
 from training.predictor import LinePredictor
@@ -35,7 +35,7 @@ def exported(checkpoint, tmp_path):
 
 def _eager(checkpoint) -> LinePredictor:
     cfg, model = load_checkpoint(checkpoint)
-    return LinePredictor(model, cfg.data.charset, cfg.model.height, 4, 4096, "{}")
+    return predictor(cfg, model, {"version": "dev"})  # the exported file's LM and settings
 
 
 def test_loading_needs_only_torch_jit_load(exported):
@@ -109,6 +109,7 @@ def test_serving_preprocessing_matches_training(exported):
 
 
 def test_two_frames_per_step_serve_what_training_decodes(tiny, tmp_path):
+    torch.manual_seed(0)  # random weights leave near-ties; unseeded, 1 run in ~3 flipped one
     cfg = tiny(model__frames=2)
     cfg.check()
     assert cfg.data.ctc_stride == 2  # the data follows the model
@@ -122,6 +123,7 @@ def test_two_frames_per_step_serve_what_training_decodes(tiny, tmp_path):
     log_probs = module.model(batch["images"])  # (T * 2, B, C)
     assert log_probs.shape[0] == 2 * (640 // 4)
     lengths = output_lengths(batch["widths"], cfg.model.stride).clamp(max=log_probs.shape[0])
+    scripted.set_beam(0)  # training decodes the best path; the LM is tested on its own
     served = scripted.predict_batch([torch.from_numpy(255 - im) for im in images])
     assert served == module.decode(log_probs, lengths)
 

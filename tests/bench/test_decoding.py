@@ -23,6 +23,7 @@ def test_tunes_on_one_half_and_reports_the_other(tiny_model_file, tmp_path, monk
     monkeypatch.chdir(tmp_path)
     for name in decoding.SETS:
         _shard(tmp_path / f"{name}-000.tar", 6)
+        _shard(tmp_path / f"{name.removesuffix('-val')}-train-000.tar", 2)
     out = tmp_path / "decoding.json"
     r = decoding.run(tiny_model_file, tmp_path, out)
     assert json.loads(out.read_text()) == r
@@ -32,3 +33,4 @@ def test_tunes_on_one_half_and_reports_the_other(tiny_model_file, tmp_path, monk
     assert r["best"] in [{"alpha": g["alpha"], "beta": g["beta"]} for g in r["grid"]]
     assert [row["beam"] for row in r["trade_off"]] == [0, 2, 3, 4, 6]
     assert all(0 <= row["hooker-val"] for row in r["trade_off"])
+    assert r["text_overlap"]["copiste-val"] == {"20-grams_seen": 0.0, "lines_seen": 1.0}

@@ -1,8 +1,8 @@
 """A character n-gram language model for CTC beam search, built from text at export time.
 
-Interpolated absolute discounting, stored in back-off form so that serving needs only two
-sorted tables: n-gram key -> log p(x | context) and context key -> log back-off weight.
-The beam search that reads them is `training.beam` (TorchScript).
+Interpolated absolute discounting, stored in back-off form so that serving needs one sorted
+table of int64 keys: n-grams (-> log p(x | context)) and contexts (-> log back-off weight).
+The beam search that reads it is `training.beam` (TorchScript).
 """
 
 from __future__ import annotations
@@ -80,7 +80,6 @@ class CharNgram:
     def __init__(self, vocab: int, order: int, discount: float) -> None:
         self.vocab, self.order, self.discount = vocab, order, discount
         self.bos, self.eos = vocab, vocab - 1  # BOS only as context; EOS is predicted
-        self.counts: list[dict[int, int]] = [{} for _ in range(order)]
         self._chunks: list[list[np.ndarray]] = [[] for _ in range(order)]
 
     def add(self, ids: list[int], weight: int = 1) -> None:
@@ -173,10 +172,10 @@ def build_tables(
     )
     # one table: n-grams as context * 256 + class, contexts as context * 256 + 255 (their
     # back-off weight), and a sentinel above every key, so one search serves both
-    keys = np.concatenate([nk, ck * RADIX + RADIX - 1, [np.iinfo(np.int64).max]])
+    table = np.concatenate([nk, ck * RADIX + RADIX - 1, [np.iinfo(np.int64).max]])
     values = np.concatenate([nl, cb, [0.0]])
-    order = np.argsort(keys, kind="stable")
+    order = np.argsort(table, kind="stable")
     return {
-        "keys": torch.from_numpy(keys[order]),
+        "keys": torch.from_numpy(table[order]),
         "values": torch.from_numpy(values[order].astype(np.float32)),
     }

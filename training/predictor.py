@@ -118,6 +118,8 @@ class LinePredictor(nn.Module):
     @torch.jit.export
     def set_beam(self, width: int) -> int:
         """Beam width of later calls (0: greedy best path, no LM); returns the previous one."""
+        if width < 0:
+            raise ValueError(f"beam width {width}: use 0 (best path) or more")
         previous = self.beam
         self.beam = width
         return previous

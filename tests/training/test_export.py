@@ -158,3 +158,18 @@ def test_exporting_the_same_checkpoint_again_changes_nothing(checkpoint, exporte
     before = exported.read_bytes()
     again = export(checkpoint, exported.parent)
     assert again == exported and again.read_bytes() == before
+
+
+def test_the_file_carries_its_lm_and_can_fall_back_to_the_best_path(exported):
+    files = {"config.json": ""}
+    m = torch.jit.load(str(exported), _extra_files=files)
+    meta = json.loads(files["config.json"])
+    assert meta["decode"]["beam"] == m.beam == 6 and meta["lm_entries"] == m.lm_keys.numel() > 0
+    line = torch.from_numpy(np.random.default_rng(2).integers(0, 256, (32, 300), dtype=np.uint8))
+    assert m.set_beam(0) == 6
+    x = m.preprocess(line)[None]
+    ids = [int(i) for i in torch.unique_consecutive(m(x)[:, 0].argmax(-1)) if i > 0]
+    assert m.predict(line) == "".join(m.chars[i - 1] for i in ids)  # best path, no LM
+    assert m.set_beam(6) == 0
+    with pytest.raises(Exception, match="beam width -1"):
+        m.set_beam(-1)

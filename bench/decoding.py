@@ -23,6 +23,7 @@ from torchmetrics.functional.text import char_error_rate
 from serving.atomic import write_text
 from training.beam import beam_search
 from training.cli import run_command
+from training.ctc import greedy_decode
 from training.data.charset import normalize_text
 from training.data.sources import SourceConfig, load_source
 
@@ -70,7 +71,7 @@ def cer(model: torch.jit.ScriptModule, lines: list[Line], settings: dict[str, fl
     preds = []
     for _, lp, _ in lines:
         if settings["beam"] == 0:
-            ids = [int(i) for i in torch.unique_consecutive(lp.argmax(1)) if i > 0]
+            ids = greedy_decode(lp[:, None], torch.tensor([lp.shape[0]]))[0][0]
         else:
             ids = decode(
                 lp,

@@ -42,7 +42,8 @@ def outputs(model: torch.jit.ScriptModule, folder: Path) -> dict[str, list[Line]
             for s in load_source(src, Path("cache/data")):
                 x = model.preprocess(torch.from_numpy(s.image.copy()))[None]  # (1, 1, H, W)
                 w = x.shape[-1]
-                x = torch.nn.functional.pad(x, [0, -w % 4])
+                pool = model.stride * model.model.frames  # the CNN's width reduction, as served
+                x = torch.nn.functional.pad(x, [0, -w % pool])
                 lp = model.forward(x)[: max(1, w // model.stride), 0].clone()  # (T, C)
                 rows.append((normalize_text(s.text), lp, s.doc))
             out[name] = rows

@@ -18,7 +18,7 @@ from training.data.charset import Charset, normalize_text
 from training.data.datamodule import DataConfig
 from training.data.sources import doc_split, load_source
 from training.data.texts import sentences
-from training.errors import ConfigError
+from training.errors import ConfigError, InternalError
 
 log = logging.getLogger(__name__)
 RADIX = 256  # one symbol per byte of an int64 key: ids + 1 < 256, up to 7 symbols
@@ -70,7 +70,7 @@ def _lookup(table_keys: np.ndarray, table_vals: np.ndarray, query: np.ndarray) -
     pos = np.searchsorted(table_keys, query)
     pos = np.minimum(pos, len(table_keys) - 1)
     if not np.all(table_keys[pos] == query):
-        raise AssertionError("a lower-order n-gram is missing from its table")
+        raise InternalError("a lower-order n-gram is missing from its table; nothing was built")
     return table_vals[pos]
 
 

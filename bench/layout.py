@@ -1,5 +1,5 @@
 """Numerics and memory layout of a CPU training step: float32, bf16 autocast, channels_last,
-torch.compile.
+torch.compile, and what dropout costs.
 
 `python -m bench.layout` times full training steps (forward, CTC loss, backward, AdamW) of the
 default network on batches of 16 lines at height 40 and the widths training sees, on 2 threads,
@@ -29,17 +29,19 @@ log = logging.getLogger("bench.layout")
 WIDTHS = (384, 448, 512, 320, 576, 416, 480, 352)  # rebucketed widths: multiples of 32
 BATCH, HEIGHT, CLASSES, LABELS = 16, 40, 150, 30
 VARIANTS = {
-    # name: (bf16 autocast, channels_last, torch.compile)
-    "float32": (False, False, False),
-    "bf16-mixed": (True, False, False),
-    "bf16-mixed + channels_last": (True, True, False),
-    "bf16-mixed + torch.compile": (True, False, True),
+    # name: (bf16 autocast, channels_last, torch.compile, dropout)
+    "float32": (False, False, False, 0.0),
+    "bf16-mixed": (True, False, False, 0.0),
+    "bf16-mixed + channels_last": (True, True, False, 0.0),
+    # Dropout draws one random number per activation; CPU's bernoulli_ is slow enough to show.
+    "bf16-mixed + channels_last, dropout 0.1": (True, True, False, 0.1),
+    "bf16-mixed + torch.compile": (True, False, True, 0.0),
 }
 
 
-def _step_fn(bf16: bool, channels_last: bool, compiled: bool):
+def _step_fn(bf16: bool, channels_last: bool, compiled: bool, dropout: float):
     torch.manual_seed(0)
-    model = Recognizer(ModelConfig(dropout=0.0), CLASSES)
+    model = Recognizer(ModelConfig(dropout=dropout), CLASSES)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     ctc = nn.CTCLoss(zero_infinity=True)
     if channels_last:
@@ -71,7 +73,9 @@ def _pass(step) -> float:
     return time.perf_counter() - t0
 
 
-def measure(variants: dict[str, tuple[bool, bool, bool]], rounds: int = 5) -> dict[str, dict]:
+def measure(
+    variants: dict[str, tuple[bool, bool, bool, float]], rounds: int = 5
+) -> dict[str, dict]:
     """First-pass seconds and median ms per step of each variant, timed in turns.
 
     This shared host's speed drifts by 20% within minutes: timing the variants one after the
@@ -118,8 +122,9 @@ def report(results: dict[str, dict], threads: int, compiled: bool) -> str:
     return (
         "# Numerics and layout of a CPU training step\n\n"
         f"`{command}` (`make layout`): full training steps (forward, CTC, backward, AdamW) of "
-        f"the default network, batches of {BATCH} lines at height {HEIGHT} and widths "
-        f"{', '.join(map(str, WIDTHS))}, {threads} threads; the first pass over the widths is "
+        f"the default network (dropout 0 unless named), batches of {BATCH} lines at height "
+        f"{HEIGHT} and widths {', '.join(map(str, WIDTHS))}, {threads} threads; the first pass "
+        "over the widths is "
         "timed apart (compilation from a cold cache, oneDNN kernel selection), then the "
         "variants take turns for the timed passes and the table gives each one's median "
         "(this shared host's speed drifts by about 20% within minutes).\n\n" + table(results) + "\n"

@@ -83,7 +83,8 @@ def markdown(r: dict[str, Any]) -> str:
     out += [
         "| measure | ours | Tesseract |",
         "| --- | ---: | ---: |",
-        f"| latency p50, a real line scaled to {lat['shape'][0]}x{lat['shape'][1]}, batch 1, "
+        f"| latency p50, the real line nearest {lat['shape'][0]}x{lat['shape'][1]} in "
+        f"proportions, scaled to it, batch 1, "
         f"1 thread (Tesseract: one CLI call, loading eng+fra each time) "
         f"| {lat['ours']['p50_ms']} ms | {lat['tesseract']['p50_ms']} ms |",
         f"| latency p95 (same runs) | {lat['ours']['p95_ms']} ms "

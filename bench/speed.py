@@ -151,6 +151,15 @@ def training_throughput(preset: str, steps: int) -> float | str:
     return round(summary["lines_per_s"], 1)
 
 
+def reference_image(images: list[np.ndarray], aspect: float = 1024 / 64) -> np.ndarray:
+    """The line whose own width/height is nearest 1024/64: scaled to the budget's shape, its
+    writing keeps its proportions (a short word stretched to 1024 px would flatter the
+    decoder, which spends its time on characters)."""
+    if not images:
+        raise ValueError("no line images to pick a reference line from")
+    return min(images, key=lambda a: abs(a.shape[1] / a.shape[0] - aspect))
+
+
 def example_line(image: np.ndarray, width: int = 1024, height: int = 64) -> np.ndarray:
     """A line scaled to exactly `height` x `width` (the budget's reference shape)."""
     return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))

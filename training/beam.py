@@ -28,62 +28,93 @@ def _lse(a: float, b: float) -> float:
 def lm_logp(
     keys: torch.Tensor, values: torch.Tensor, contexts: torch.Tensor, nxt: torch.Tensor
 ) -> torch.Tensor:
-    """log p(nxt | context) for (Q,) next classes and (Q, N) context keys.
+    """log p(nxt | context) for (Q,) next classes and (Q, N) contexts.
 
-    Column j of `contexts` is the key of the last j symbols (column 0 is 0, the empty
-    context), or -1 where the line starts less than j symbols back: its queries are negative
-    and match nothing. `keys` holds n-grams (context * 256 + class) and contexts (context *
-    256 + 255, whose value is the log back-off weight), sorted, ending in a sentinel.
+    Column j of `contexts` is 256 times the key of the last j symbols (column 0 is 0, the
+    empty context), or -256 where the line starts less than j symbols back: its queries are
+    negative and match nothing. `keys` holds n-grams (context * 256 + class) and contexts
+    (context * 256 + 255, whose value is the log back-off weight), sorted, ending in a
+    sentinel. Few tensor ops: at one call per frame, their overhead is the search's cost.
     """
     n = contexts.size(1)
-    base = 256 * contexts
-    query = torch.cat([base + nxt[:, None], base + 255], 1)  # (Q, 2N): n-grams, then contexts
+    query = torch.cat([contexts + nxt[:, None], contexts + 255], 1)  # (Q, 2N)
     pos = torch.searchsorted(keys, query)
     hit = keys[pos] == query
-    val = torch.where(hit, values[pos], torch.zeros_like(query, dtype=torch.float32))
-    # back off from the longest n-gram found, adding the weights of every longer context
-    best = (hit[:, :n].long() * torch.arange(n)).amax(1, keepdim=True)  # (Q, 1)
-    bow = val[:, n:].cumsum(1)  # (Q, N)
-    return (val[:, :n].gather(1, best) + bow[:, -1:] - bow.gather(1, best)).squeeze(1)
+    # The found n-grams are the first columns (training.lm keeps the suffix of every n-gram
+    # it keeps): the longest is the one whose next column misses, and the back-off weights
+    # to add are those of the contexts whose n-gram missed. Column n, the empty context's
+    # weight, is never stored: it is the miss after the longest order.
+    after = torch.arange(1, 2 * n + 1) % (n + 1)  # [1, ..., n, 0, ..., n - 1]
+    return (values[pos] * (hit & ~hit[:, after])).sum(1)
 
 
-def _extend(keys: List[int], c: int) -> List[int]:
-    """Context keys of a prefix after appending class `c` (see `lm_logp`)."""
+def _extend(contexts: List[int], c: int) -> List[int]:
+    """Contexts of a prefix after appending class `c` (see `lm_logp`)."""
     out = [0]
-    for j in range(1, len(keys)):
-        out.append(c + 256 * keys[j - 1] if keys[j - 1] >= 0 else -1)
+    for j in range(1, len(contexts)):
+        out.append(256 * (c + contexts[j - 1]) if contexts[j - 1] >= 0 else -256)
     return out
 
 
-def _score(
+def _nth(scores: List[float], n: int) -> float:
+    """The n-th largest of `scores`, or -1e30 if there are fewer."""
+    if len(scores) < n:
+        return -1.0e30
+    scores.sort(reverse=True)
+    return scores[n - 1]
+
+
+def _add_lm(
+    cand: "Beams",
+    prev: "Beams",
+    n: int,
     cache: Dict[int, Dict[int, float]],
-    b: "Beams",
-    chars: List[int],
     tables: List[torch.Tensor],  # [keys, values]
-    weight: float,
+    alpha: float,
 ) -> None:
-    """Fill cache[prefix hash][char] = weight * log p(char | prefix) where it is missing."""
-    ctxs: List[List[int]] = []
+    """Add alpha * log p(char | prefix) to each new prefix: from `cache`, or from one LM call
+    for those that can still make the top n; the others drop out.
+
+    LM log-probabilities are at most 0, so a new prefix that scores under the n-th best
+    fully scored candidate before its LM term cannot make the top n.
+    """
+    known: List[float] = []  # full scores so far: prefixes that stay, cached extensions
+    pending: List[int] = []
+    for j in range(len(cand.hashes)):
+        c = cand.char[j]
+        if c > 0:
+            h = prev.hashes[cand.parent[j]]
+            if h not in cache:
+                fresh: Dict[int, float] = {}
+                cache[h] = fresh
+            scores = cache[h]
+            if c not in scores:
+                pending.append(j)
+                continue
+            cand.lm[j] += scores[c]
+        known.append(_lse(cand.pb[j], cand.pnb[j]) + cand.lm[j])
+    floor = _nth(known, n) if alpha >= 0.0 else -1.0e30
+    ctxs: List[int] = []  # flat (Q, order): one tensor from a flat list is the fast path
     hs: List[int] = []
     nxt: List[int] = []
-    for i in range(len(b.hashes)):
-        h = b.hashes[i]
-        if h not in cache:
-            fresh: Dict[int, float] = {}
-            cache[h] = fresh
-        known = cache[h]
-        for c in chars:
-            if c not in known:
-                ctxs.append(b.contexts[i])
-                hs.append(h)
-                nxt.append(c)
+    at: List[int] = []
+    for j in pending:
+        if _lse(cand.pb[j], cand.pnb[j]) + cand.lm[j] < floor:
+            cand.lm[j] = -1.0e30
+            continue
+        i = cand.parent[j]
+        ctxs.extend(prev.contexts[i])
+        hs.append(prev.hashes[i])
+        nxt.append(cand.char[j])
+        at.append(j)
     if len(nxt) == 0:
         return
-    scores: List[float] = lm_logp(
-        tables[0], tables[1], torch.tensor(ctxs), torch.tensor(nxt)
-    ).tolist()
+    contexts = torch.tensor(ctxs).view(len(nxt), -1)
+    lm: List[float] = lm_logp(tables[0], tables[1], contexts, torch.tensor(nxt)).tolist()
     for k in range(len(nxt)):
-        cache[hs[k]][nxt[k]] = weight * scores[k]
+        s = alpha * lm[k]
+        cache[hs[k]][nxt[k]] = s
+        cand.lm[at[k]] += s
 
 
 class Beams:
@@ -92,7 +123,7 @@ class Beams:
     def __init__(self) -> None:
         self.nodes: List[int] = []  # index into the trie (Trie)
         self.hashes: List[int] = []  # equal prefixes have equal hashes
-        self.contexts: List[List[int]] = []  # LM context keys (lm_logp)
+        self.contexts: List[List[int]] = []  # LM contexts (lm_logp)
         self.pb: List[float] = []  # log p(prefix, path ends in blank)
         self.pnb: List[float] = []  # log p(prefix, path ends in its last char)
         self.lm: List[float] = []  # alpha * log p_lm + beta * length
@@ -156,15 +187,10 @@ def _blank_frame(b: Beams, trie: Trie, row: List[float]) -> None:
         b.pnb[i] = stay
 
 
-def _frame(
-    b: Beams,
-    trie: Trie,
-    row: List[float],
-    chars: List[int],
-    cache: Dict[int, Dict[int, float]],
-    beta: float,
-) -> Beams:
-    """Every prefix stays (blank, repeat) or grows by one of `chars`; equal prefixes merge."""
+def _frame(b: Beams, trie: Trie, row: List[float], chars: List[int], beta: float) -> Beams:
+    """Every prefix stays (blank, repeat) or grows by one of `chars`; equal prefixes merge.
+
+    New prefixes get the bonus `beta` but not yet their LM term (`_add_lm`)."""
     out = Beams()
     index: Dict[int, int] = {}
     for i in range(len(b.hashes)):  # stays first: an extension may equal another's prefix
@@ -175,12 +201,11 @@ def _frame(
         out.pb[j] = _lse(out.pb[j], total + row[0])
         if last > 0:
             out.pnb[j] = _lse(out.pnb[j], b.pnb[i] + row[last])
-        scores = cache[h]
         for c in chars:
             g = (h * 257 + c) % 9007199254740881
             j = index.get(g, -1)
             if j < 0:
-                j = out.add(g, i, c, b.lm[i] + scores[c] + beta)
+                j = out.add(g, i, c, b.lm[i] + beta)
                 index[g] = j
             out.pnb[j] = _lse(out.pnb[j], (b.pb[i] if c == last else total) + row[c])
     return out
@@ -218,14 +243,15 @@ def beam_search(
     b.add(0, 0, 0, 0.0)
     b.pb[0] = 0.0
     b.nodes.append(0)
-    b.contexts.append(([0, bos] + [-1] * order)[:order])  # the keys of "BOS"
+    b.contexts.append(([0, 256 * bos] + [-256] * order)[:order])  # after "BOS"
     cache: Dict[int, Dict[int, float]] = {}
     for t in range(len(rows)):
         if len(cands[t]) == 0:
             _blank_frame(b, trie, rows[t])
             continue
-        _score(cache, b, cands[t], tables, alpha)
-        b = _keep(_frame(b, trie, rows[t], cands[t], cache, beta), b, trie, beam)
+        cand = _frame(b, trie, rows[t], cands[t], beta)
+        _add_lm(cand, b, beam, cache, tables, alpha)
+        b = _keep(cand, b, trie, beam)
     ends: List[float] = lm_logp(
         tables[0],
         tables[1],

@@ -52,6 +52,8 @@ class DecodeConfig:
             raise ConfigError(f"decode.order={self.order}; use 1 to {MAX_ORDER}")
         if self.beam < 0:
             raise ConfigError(f"decode.beam={self.beam}; use 0 (greedy) or more")
+        if self.alpha < 0.0:  # a negative weight would reward text the LM finds unlikely
+            raise ConfigError(f"decode.alpha={self.alpha}; use 0 (no LM) or more")
         if not 0.0 < self.discount < 1.0:
             raise ConfigError(f"decode.discount={self.discount}; use a value in (0, 1)")
 

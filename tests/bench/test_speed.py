@@ -15,3 +15,9 @@ def test_quantiles_and_reference_line():
     assert q == {"p50_ms": 50.5, "p95_ms": 96.0}
     line = speed.example_line(np.zeros((64, 300), np.uint8))
     assert line.shape == (64, 1024) and line.dtype == np.uint8
+
+
+def test_reference_line_is_the_one_nearest_the_budgets_proportions():
+    short, long, right = (np.zeros((64, w), np.uint8) for w in (200, 2400, 1000))
+    assert speed.reference_image([short, long, right]) is right
+    assert speed.reference_image([short]) is short

@@ -70,3 +70,28 @@ def test_scripted_equals_eager_and_noise_stays_bounded():
     got = scripted(noise, *args)
     assert got == beam_search(noise, *args)
     assert 0 < len(got) <= 300 and all(0 < c < N for c in got)
+
+
+def test_prefixes_that_cannot_make_the_beam_skip_the_lm_and_change_nothing(monkeypatch):
+    from training import beam
+
+    tables = _tables(["the cat sat on the mat", "a hat and a cat"])
+    # mostly blank, as real lines are between characters: weak extensions are common
+    logits = 2 * torch.randn(200, N, generator=torch.Generator().manual_seed(1))
+    logits[:, 0] += 5
+    lp = logits.log_softmax(1)
+    asked: list[int] = []
+    lm_logp = beam.lm_logp
+
+    def counting(keys, values, contexts, nxt):
+        asked.append(len(nxt))
+        return lm_logp(keys, values, contexts, nxt)
+
+    monkeypatch.setattr(beam, "lm_logp", counting)
+    args = (tables, 4, 4, 0.5, 1.0, -6.0, 4)
+    skipping = beam.beam_search(lp, *args)
+    skipped = sum(asked)
+    asked.clear()
+    monkeypatch.setattr(beam, "_nth", lambda scores, n: -1.0e30)  # ask the LM about all
+    assert beam.beam_search(lp, *args) == skipping
+    assert skipped < 0.8 * sum(asked)

@@ -19,14 +19,14 @@ TEXT = ["the cat sat on the mat", "a cat and a hat", "that is the cat", "l'été
 
 
 def _contexts(charset: Charset, prefix: str, order: int) -> list[int]:
-    """Context keys of `prefix` after BOS, as the beam search keeps them."""
+    """Contexts of `prefix` after BOS, as the beam search keeps them: 256 x each key."""
     digits = [len(charset) + 1] + charset.encode(prefix)  # BOS is class C + 1
     keys = [0]
     for j in range(1, order):
         keys.append(
-            int(sum(d * 256**i for i, d in enumerate(reversed(digits[-j:]))))
+            256 * int(sum(d * 256**i for i, d in enumerate(reversed(digits[-j:]))))
             if j <= len(digits)
-            else -1
+            else -256
         )
     return keys
 
@@ -76,6 +76,8 @@ def test_bad_decode_values_name_the_key():
         DecodeConfig(corpora=("books",))
     with pytest.raises(ConfigError, match="decode.order=9"):
         DecodeConfig(order=9)
+    with pytest.raises(ConfigError, match=r"decode.alpha=-0.5; use 0 \(no LM\) or more"):
+        DecodeConfig(alpha=-0.5)
 
 
 def test_no_text_at_all_says_what_to_do(tmp_path):

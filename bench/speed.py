@@ -83,7 +83,9 @@ def throughput(
     """Lines per second on all cores: batches of 16 for us, `jobs` processes for Tesseract."""
     torch.set_num_threads(jobs)
     order = sorted(lines, key=lambda a: a.shape[1])  # batches of similar width, as served
-    batches = [[torch.from_numpy(a) for a in order[k : k + 16]] for k in range(0, len(order), 16)]
+    batches = [
+        [torch.from_numpy(a.copy()) for a in order[k : k + 16]] for k in range(0, len(order), 16)
+    ]
     ours: list[float] = []
     theirs: list[float] = []
     with torch.inference_mode():

@@ -30,8 +30,8 @@ class LinePredictor(nn.Module):
         decode: Tuple[int, int, int, float, float, float] = (0, 1, 1, 0.0, 0.0, 0.0),  # noqa: UP006
     ) -> None:
         super().__init__()
-        # NHWC conv weights and inputs: oneDNN's fast layout, as in training; one 64x1024 line
-        # on one thread takes 7.5 ms instead of 10.1 (bench.speed's `network_ms`)
+        # NHWC conv weights and inputs: oneDNN's fast layout, as in training, and at batch 1
+        # on one thread too (BENCHMARKS.md's best-path latency)
         self.model = model.eval().to(memory_format=torch.channels_last)
         self.chars: List[str] = list(chars)  # noqa: UP006
         self.height = height

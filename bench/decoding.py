@@ -40,12 +40,8 @@ def outputs(model: torch.jit.ScriptModule, folder: Path) -> dict[str, list[Line]
             src = SourceConfig(f"{folder}/{name}-*.tar", name=name)
             rows = []
             for s in load_source(src, Path("cache/data")):
-                x = model.preprocess(torch.from_numpy(s.image.copy()))[None]  # (1, 1, H, W)
-                w = x.shape[-1]
-                pool = model.stride * model.model.frames  # the CNN's width reduction, as served
-                x = torch.nn.functional.pad(x, [0, -w % pool])
-                lp = model.forward(x)[: max(1, w // model.stride), 0].clone()  # (T, C)
-                rows.append((normalize_text(s.text), lp, s.doc))
+                lp, steps = model.log_probs_batch([torch.from_numpy(s.image.copy())])
+                rows.append((normalize_text(s.text), lp[: steps[0], 0].clone(), s.doc))  # (T, C)
             out[name] = rows
     return out
 

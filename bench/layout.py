@@ -124,8 +124,8 @@ def report(results: dict[str, dict], threads: int, compiled: bool) -> str:
         f"`{command}` (`make layout`): full training steps (forward, CTC, backward, AdamW) of "
         f"the default network (dropout 0 unless named), batches of {BATCH} lines at height "
         f"{HEIGHT} and widths {', '.join(map(str, WIDTHS))}, {threads} threads; the first pass "
-        "over the widths is "
-        "timed apart (compilation from a cold cache, oneDNN kernel selection), then the "
+        "over the widths is timed apart (compilation from a cold cache, oneDNN kernel "
+        "selection), then the "
         "variants take turns for the timed passes and the table gives each one's median "
         "(this shared host's speed drifts by about 20% within minutes).\n\n" + table(results) + "\n"
     )

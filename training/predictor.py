@@ -64,10 +64,9 @@ class LinePredictor(nn.Module):
         return "".join(out)
 
     @torch.jit.export
-    def predict_batch_with_confidence(self, images: List[torch.Tensor]) -> List[Tuple[str, float]]:  # noqa: UP006
-        """Text and confidence (0..1) for each image of a list of any sizes and layouts."""
-        if len(images) == 0:
-            return []
+    def log_probs_batch(self, images: List[torch.Tensor]) -> Tuple[torch.Tensor, List[int]]:  # noqa: UP006
+        """CTC log-probabilities (T, B, C) of a non-empty list of any-size images, padded
+        together, and each line's own frame count (the rest is padding)."""
         inputs: List[torch.Tensor] = []  # noqa: UP006
         widths: List[int] = []  # noqa: UP006
         for im in images:
@@ -80,13 +79,19 @@ class LinePredictor(nn.Module):
         padded: List[torch.Tensor] = []  # noqa: UP006
         for x in inputs:
             padded.append(F.pad(x, [0, width - x.size(2)]))
-        batch = torch.stack(padded)
-        log_probs = self.forward(batch).detach()
+        log_probs = self.forward(torch.stack(padded)).detach()
         steps: List[int] = []  # noqa: UP006
         for w in widths:
             steps.append(max(1, w // self.stride))
-        lengths = torch.tensor(steps)
-        ids, conf = greedy_decode(log_probs, lengths)
+        return log_probs, steps
+
+    @torch.jit.export
+    def predict_batch_with_confidence(self, images: List[torch.Tensor]) -> List[Tuple[str, float]]:  # noqa: UP006
+        """Text and confidence (0..1) for each image of a list of any sizes and layouts."""
+        if len(images) == 0:
+            return []
+        log_probs, steps = self.log_probs_batch(images)
+        ids, conf = greedy_decode(log_probs, torch.tensor(steps))
         if self.beam > 0 and self.lm_keys.numel() > 0:  # confidence stays the best path's
             ids = self._beam_search(log_probs, steps)
         results: List[Tuple[str, float]] = []  # noqa: UP006

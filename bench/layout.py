@@ -29,19 +29,21 @@ log = logging.getLogger("bench.layout")
 WIDTHS = (384, 448, 512, 320, 576, 416, 480, 352)  # rebucketed widths: multiples of 32
 BATCH, HEIGHT, CLASSES, LABELS = 16, 40, 150, 30
 VARIANTS = {
-    # name: (bf16 autocast, channels_last, torch.compile, dropout)
-    "float32": (False, False, False, 0.0),
-    "bf16-mixed": (True, False, False, 0.0),
-    "bf16-mixed + channels_last": (True, True, False, 0.0),
+    # name: (bf16 autocast, channels_last, torch.compile, dropout, dropout mode)
+    "float32": (False, False, False, 0.0, "element"),
+    "bf16-mixed": (True, False, False, 0.0, "element"),
+    "bf16-mixed + channels_last": (True, True, False, 0.0, "element"),
     # Dropout draws one random number per activation; CPU's bernoulli_ is slow enough to show.
-    "bf16-mixed + channels_last, dropout 0.1": (True, True, False, 0.1),
-    "bf16-mixed + torch.compile": (True, False, True, 0.0),
+    "bf16-mixed + channels_last, dropout 0.1": (True, True, False, 0.1, "element"),
+    # One draw per channel and line instead (model.dropout_mode channel).
+    "bf16-mixed + channels_last, channel dropout 0.1": (True, True, False, 0.1, "channel"),
+    "bf16-mixed + torch.compile": (True, False, True, 0.0, "element"),
 }
 
 
-def _step_fn(bf16: bool, channels_last: bool, compiled: bool, dropout: float):
+def _step_fn(bf16: bool, channels_last: bool, compiled: bool, dropout: float, mode: str):
     torch.manual_seed(0)
-    model = Recognizer(ModelConfig(dropout=dropout), CLASSES)
+    model = Recognizer(ModelConfig(dropout=dropout, dropout_mode=mode), CLASSES)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     ctc = nn.CTCLoss(zero_infinity=True)
     if channels_last:

@@ -12,6 +12,7 @@ from training.errors import ConfigError
 SEQUENCE_MODELS = ("lstm", "transformer", "conv", "hybrid")
 POOL = 4  # the CNN halves the width twice
 FRAMES = (1, 2, 4)
+DROPOUT_MODES = ("element", "channel")
 
 
 @dataclass
@@ -26,6 +27,10 @@ class ModelConfig:
     hidden: int = 256  # width of the sequence model
     layers: int = 3  # sequence-model layers (conv: two residual blocks per layer)
     dropout: float = 0.15
+    # element: one random draw per activation (nn.Dropout); channel: one per channel and line
+    # (nn.Dropout1d), which costs almost nothing on CPU where element draws make a training
+    # step 1.22x slower (docs/layout.md)
+    dropout_mode: str = "element"
     # CTC frames per 4-px column: a line needs about two frames per character, and dense
     # cursive has only 2.6 at stride 4 (deletions). 2 doubles them and costs only the head;
     # on synthetic and real lines it was worse (docs/training-runs.md): the default stays 1.
@@ -34,6 +39,10 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.sequence not in SEQUENCE_MODELS:
             raise ConfigError(f"model.sequence={self.sequence!r}; choose from {SEQUENCE_MODELS}")
+        if self.dropout_mode not in DROPOUT_MODES:
+            raise ConfigError(
+                f"model.dropout_mode={self.dropout_mode!r}; choose from {DROPOUT_MODES}"
+            )
         if self.height % 8 or self.height < 16:
             raise ConfigError(f"model.height={self.height}; use a multiple of 8, at least 16")
         if len(self.channels) < 2:
@@ -54,10 +63,15 @@ def _conv(cin: int, cout: int) -> nn.Sequential:
     )
 
 
+def _dropout(p: float, mode: str) -> nn.Module:
+    """Dropout for (B, D, T) features: per activation, or whole channels of a line."""
+    return nn.Dropout1d(p) if mode == "channel" else nn.Dropout(p)
+
+
 class ConvSequence(nn.Module):
     """Stacked 1-D depthwise-separable convolutions with residuals: the cheapest context."""
 
-    def __init__(self, dim: int, layers: int, dropout: float) -> None:
+    def __init__(self, dim: int, layers: int, dropout: float, mode: str = "element") -> None:
         super().__init__()
         self.blocks = nn.ModuleList(
             nn.Sequential(
@@ -65,7 +79,7 @@ class ConvSequence(nn.Module):
                 nn.BatchNorm1d(dim),
                 nn.Conv1d(dim, dim, 1),
                 nn.GELU(),
-                nn.Dropout(dropout),
+                _dropout(dropout, mode),
             )
             for _ in range(layers * 2)
         )
@@ -117,7 +131,7 @@ class Recognizer(nn.Module):
         self.project = nn.Linear(ch[-1] * feat_h, config.hidden)
         self.sequence = self._sequence(config)
         out_dim = config.hidden * (2 if config.sequence == "lstm" else 1)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = _dropout(config.dropout, config.dropout_mode)
         self.frames = config.frames
         self.head = nn.Linear(out_dim, num_classes * config.frames)  # `frames` outputs per step
 
@@ -132,9 +146,10 @@ class Recognizer(nn.Module):
             return nn.TransformerEncoder(layer, c.layers, enable_nested_tensor=False)
         if c.sequence == "hybrid":  # local context from convolutions, line context from one LSTM
             return nn.Sequential(
-                ConvSequence(c.hidden, c.layers, c.dropout), BiLSTM(c.hidden, 1, 0.0, c.hidden // 2)
+                ConvSequence(c.hidden, c.layers, c.dropout, c.dropout_mode),
+                BiLSTM(c.hidden, 1, 0.0, c.hidden // 2),
             )
-        return ConvSequence(c.hidden, c.layers, c.dropout)
+        return ConvSequence(c.hidden, c.layers, c.dropout, c.dropout_mode)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         f = self.cnn(images)  # (B, C, H', T)
@@ -142,7 +157,8 @@ class Recognizer(nn.Module):
         f = f.permute(0, 3, 1, 2).reshape(b, t, c * h)  # (B, T, C*H')
         x = self.project(f)  # (B, T, D)
         x = self.sequence(x)
-        logits = self.head(self.dropout(x)).float()  # CTC wants float32 even under bf16
+        x = self.dropout(x.transpose(1, 2)).transpose(1, 2)  # dropout sees (B, D, T)
+        logits = self.head(x).float()  # CTC wants float32 even under bf16
         logits = logits.reshape(b, t * self.frames, -1)  # (B, T * frames, C)
         return logits.log_softmax(-1).transpose(0, 1)  # (T * frames, B, C)
 

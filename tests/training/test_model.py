@@ -48,6 +48,28 @@ def test_bad_values_name_the_key_and_the_choices():
         ModelConfig(height=30)
     with pytest.raises(ConfigError, match=r"model.frames=3.*\(1, 2, 4\)"):
         ModelConfig(frames=3)
+    with pytest.raises(ConfigError, match=r"model.dropout_mode='spatial'.*element.*channel"):
+        ModelConfig(dropout_mode="spatial")
+
+
+def test_channel_dropout_drops_whole_channels_of_a_line_in_training_only():
+    cfg = ModelConfig(height=32, channels=(8, 16, 16), hidden=32, layers=1, dropout=0.5)
+    model = Recognizer(ModelConfig(**{**cfg.__dict__, "dropout_mode": "channel"}), 11)
+    x = torch.rand(3, 32, 40)  # (B, D, T) features, as the sequence model's blocks see them
+    torch.manual_seed(0)
+    y = model.dropout.train()(x)
+    zero = (y == 0).all(dim=2)  # (B, D): a channel is either dropped on every frame or on none
+    assert zero.any() and not zero.all()
+    assert torch.equal((y == 0), zero[:, :, None].expand_as(y))
+    assert torch.allclose(y[~zero], 2 * x[~zero])
+    # Per-activation dropout zeroes scattered frames instead.
+    torch.manual_seed(0)
+    e = Recognizer(cfg, 11).dropout.train()(x)
+    assert not torch.equal(e == 0, (e == 0).all(dim=2, keepdim=True).expand_as(e))
+    # Off in eval, and the exported (scripted) network is the same function.
+    model.eval()
+    image = torch.rand(2, 1, 32, 64)
+    assert torch.allclose(torch.jit.script(model)(image), model(image), atol=1e-5)
 
 
 def test_output_lengths():

@@ -29,7 +29,8 @@ class ModelConfig:
     dropout: float = 0.15
     # element: one random draw per activation (nn.Dropout); channel: one per channel and line
     # (nn.Dropout1d), which costs almost nothing on CPU where element draws make a training
-    # step 1.22x slower (docs/layout.md)
+    # step 1.2x slower (docs/layout.md), but regularised no better in 2 hours of `full`
+    # (docs/training-runs.md): the default stays element
     dropout_mode: str = "element"
     # CTC frames per 4-px column: a line needs about two frames per character, and dense
     # cursive has only 2.6 at stride 4 (deletions). 2 doubles them and costs only the head;

@@ -6,7 +6,7 @@ from bench import layout
 
 
 def test_measure_times_real_steps_and_the_table_compares_to_float32():
-    r = layout.measure({"cl": (True, True, False, 0.1)}, rounds=2)["cl"]
+    r = layout.measure({"cl": (True, True, False, 0.1, "channel")}, rounds=2)["cl"]
     assert len(r["rounds_ms"]) == 2
     assert r["ms_per_step"] > 0 and r["warmup_s"] > 0
     results = {"float32": {"ms_per_step": 200.0, "warmup_s": 1.0}, "bf16-mixed": r}

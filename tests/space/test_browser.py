@@ -86,7 +86,13 @@ def _wait_for_time(page) -> str:
 
 
 def _clear_time(page) -> None:
-    page.evaluate("document.querySelector('#time textarea, #time input').value = ''")
+    # The input event tells the component its value is now empty: setting the DOM value alone
+    # left the old value in the component, so a second read that took the same whole number of
+    # milliseconds ("9 ms" twice) changed nothing and the test waited until it timed out.
+    page.evaluate(
+        "(() => { const e = document.querySelector('#time textarea, #time input');"
+        " e.value = ''; e.dispatchEvent(new Event('input', {bubbles: true})); })()"
+    )
 
 
 def test_upload_read_draw_read_screenshot(space_url):

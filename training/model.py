@@ -27,6 +27,7 @@ class ModelConfig:
     hidden: int = 256  # width of the sequence model
     layers: int = 3  # sequence-model layers (conv: two residual blocks per layer)
     dropout: float = 0.15
+    # dropout of the conv blocks and the head (LSTM and Transformer keep their own)
     # element: one random draw per activation (nn.Dropout); channel: one per channel and line
     # (nn.Dropout1d), which costs almost nothing on CPU where element draws make a training
     # step 1.2x slower (docs/layout.md), but regularised no better in 2 hours of `full`

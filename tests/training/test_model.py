@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
+from torch import nn
 
 from training.ctc import greedy_decode
 from training.errors import ConfigError
@@ -54,7 +57,9 @@ def test_bad_values_name_the_key_and_the_choices():
 
 def test_channel_dropout_drops_whole_channels_of_a_line_in_training_only():
     cfg = ModelConfig(height=32, channels=(8, 16, 16), hidden=32, layers=1, dropout=0.5)
-    model = Recognizer(ModelConfig(**{**cfg.__dict__, "dropout_mode": "channel"}), 11)
+    model = Recognizer(dataclasses.replace(cfg, dropout_mode="channel"), 11)
+    drops = [m for m in model.modules() if isinstance(m, (nn.Dropout, nn.Dropout1d))]
+    assert len(drops) == 3 and all(isinstance(m, nn.Dropout1d) for m in drops)  # 2 blocks, head
     x = torch.rand(3, 32, 40)  # (B, D, T) features, as the sequence model's blocks see them
     torch.manual_seed(0)
     y = model.dropout.train()(x)

@@ -159,7 +159,8 @@ class Recognizer(nn.Module):
         f = f.permute(0, 3, 1, 2).reshape(b, t, c * h)  # (B, T, C*H')
         x = self.project(f)  # (B, T, D)
         x = self.sequence(x)
-        x = self.dropout(x.transpose(1, 2)).transpose(1, 2)  # dropout sees (B, D, T)
+        if self.training:  # serving skips the two transposes of an identity
+            x = self.dropout(x.transpose(1, 2)).transpose(1, 2)  # dropout sees (B, D, T)
         logits = self.head(x).float()  # CTC wants float32 even under bf16
         logits = logits.reshape(b, t * self.frames, -1)  # (B, T * frames, C)
         return logits.log_softmax(-1).transpose(0, 1)  # (T * frames, B, C)

@@ -23,6 +23,9 @@ class ModelConfig:
     # Defaults chosen by bench/ablation.py (docs/ablation.md): on 2 CPU cores the narrow CNN
     # with 1-D convolutions leaves the CTC plateau in a minute, the BiLSTM takes many more.
     channels: tuple[int, ...] = (16, 32, 64, 96)  # conv widths; the first two halve H and W
+    # 3x3 convolutions per width above (empty: one each). The 2-D convolutions cost a fifth of
+    # a CPU training step, the 1-D sequence model half (profiled): depth here is cheap.
+    depth: tuple[int, ...] = ()
     sequence: str = "conv"  # lstm | transformer | conv | hybrid (conv blocks, then one BiLSTM)
     hidden: int = 256  # width of the sequence model
     layers: int = 3  # sequence-model layers (conv: two residual blocks per layer)
@@ -50,6 +53,12 @@ class ModelConfig:
         if len(self.channels) < 2:
             raise ConfigError(f"model.channels={self.channels}; give at least two conv widths")
         self.channels = tuple(int(c) for c in self.channels)
+        self.depth = tuple(int(d) for d in self.depth)
+        if self.depth and (len(self.depth) != len(self.channels) or min(self.depth) < 1):
+            raise ConfigError(
+                f"model.depth={self.depth}; give one count >= 1 per conv width "
+                f"({len(self.channels)} for model.channels={self.channels}), or () for one each"
+            )
         if self.frames not in FRAMES:
             raise ConfigError(f"model.frames={self.frames}; choose from {FRAMES}")
 
@@ -118,10 +127,12 @@ class Recognizer(nn.Module):
         super().__init__()
         self.config = config
         ch = config.channels
+        depth = config.depth or (1,) * len(ch)
         layers: list[nn.Module] = []
         cin = 1
         for i, cout in enumerate(ch):
-            layers.append(_conv(cin, cout))
+            for j in range(depth[i]):
+                layers.append(_conv(cin if j == 0 else cout, cout))
             # Halve H and W twice (stride 4 along the line), then only H: time steps stay fine.
             if i < 2:
                 layers.append(nn.MaxPool2d(2))

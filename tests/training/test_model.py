@@ -53,6 +53,25 @@ def test_bad_values_name_the_key_and_the_choices():
         ModelConfig(frames=3)
     with pytest.raises(ConfigError, match=r"model.dropout_mode='spatial'.*element.*channel"):
         ModelConfig(dropout_mode="spatial")
+    with pytest.raises(ConfigError, match=r"model.depth=\(1, 2\).*one count >= 1 per conv width"):
+        ModelConfig(channels=(8, 16, 16), depth=(1, 2))
+    with pytest.raises(ConfigError, match=r"model.depth=\(1, 0, 1\)"):
+        ModelConfig(channels=(8, 16, 16), depth=(1, 0, 1))
+
+
+def test_depth_stacks_convolutions_per_width_and_one_each_is_the_old_network():
+    small = dict(height=32, channels=(8, 16, 16), hidden=32, layers=1)
+    old = Recognizer(ModelConfig(**small), 11)
+    same = Recognizer(ModelConfig(**small, depth=(1, 1, 1)), 11)
+    assert old.state_dict().keys() == same.state_dict().keys()  # old checkpoints still load
+    deep = Recognizer(ModelConfig(**small, depth=(1, 2, 3)), 11).eval()
+    convs = [m for m in deep.cnn.modules() if isinstance(m, nn.Conv2d)]
+    pairs = [(1, 8), (8, 16), (16, 16), (16, 16), (16, 16), (16, 16)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == pairs
+    x = torch.rand(2, 1, 32, 101)
+    out = deep(x)
+    assert out.shape == (101 // 4, 2, 11)  # extra depth keeps the strides
+    assert torch.allclose(torch.jit.script(deep)(x), out, atol=1e-5)
 
 
 def test_channel_dropout_drops_whole_channels_of_a_line_in_training_only():

@@ -226,11 +226,16 @@ class LineDataModule(L.LightningDataModule):
         return list(self.eval_sets[split])
 
     def _eval_loaders(self, split: str) -> list[DataLoader]:
+        trainer = self.trainer if self._has_trainer() else None
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
         loaders = []
         for samples in self.eval_sets[split].values():
             order = sorted(range(len(samples)), key=lambda i: samples[i].image.shape[1])
             ds = self._dataset([[samples[i] for i in order]])  # sorted: little padding
-            loaders.append(self._loader(ds, batch_size=self.config.batch_size, shuffle=False))
+            # Each DDP rank reads every world-th line, none twice (torchmetrics sums the
+            # ranks' counts): without this every rank would evaluate the whole set.
+            lines = range(rank, len(ds), world)
+            loaders.append(self._loader(ds, batch_size=self.config.batch_size, sampler=lines))
         return loaders
 
     def val_dataloader(self) -> list[DataLoader]:

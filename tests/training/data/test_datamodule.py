@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -115,6 +117,19 @@ def test_ddp_ranks_get_disjoint_batches_of_one_draw():
     assert len(r0) == len(r1) == 50
     keys0, keys1 = {k for b in r0 for k in b}, {k for b in r1 for k in b}
     assert not keys0 & keys1
+
+
+def test_ddp_ranks_split_each_evaluation_set_without_overlap(shard):
+    def texts(rank: int) -> list[str]:
+        dm = _module(shard)
+        dm.trainer = SimpleNamespace(global_rank=rank, world_size=2)  # what DDP rank `rank` sees
+        return [t for loader in dm.val_dataloader() for b in loader for t in b["texts"]]
+
+    dm = _module(shard)
+    whole = [t for loader in dm.val_dataloader() for b in loader for t in b["texts"]]
+    r0, r1 = texts(0), texts(1)
+    assert sorted(r0 + r1) == sorted(whole)  # every line once: none lost, none twice
+    assert abs(len(r0) - len(r1)) <= len(dm.eval_names("val"))
 
 
 def test_fresh_parts_draw_new_lines_each_epoch():

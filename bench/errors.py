@@ -1,0 +1,128 @@
+"""Where an exported model's errors are: `python -m bench.errors`.
+
+Aligns each prediction with its transcription (Levenshtein, one alignment per line) and counts
+substitutions, deletions and insertions per validation set, the most frequent confusions, and
+the CER once case and punctuation are ignored (if that is far lower, the errors are
+conventions, not letters). Best-path decoding by default (`--beam` for the LM search).
+Writes bench/errors.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from serving.atomic import write_text
+from training.cli import run_command
+from training.data.charset import normalize_text
+from training.errors import DataError
+from training.evaluate import eval_sets, predict_all
+
+log = logging.getLogger("bench.errors")
+Op = tuple[str, str, str]  # (kind S | D | I, truth character, predicted character)
+
+
+def edit_ops(truth: str, pred: str) -> list[Op]:
+    """The edits of one minimal alignment turning `truth` into `pred`."""
+    n, m = len(truth), len(pred)
+    d = [list(range(m + 1))] + [[i] + [0] * m for i in range(1, n + 1)]  # (n+1, m+1)
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            sub = d[i - 1][j - 1] + (truth[i - 1] != pred[j - 1])
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, sub)
+    ops: list[Op] = []
+    i, j = n, m
+    while i or j:  # walk back, preferring a (mis)match, then a deletion, then an insertion
+        if i and j and d[i][j] == d[i - 1][j - 1] + (truth[i - 1] != pred[j - 1]):
+            if truth[i - 1] != pred[j - 1]:
+                ops.append(("S", truth[i - 1], pred[j - 1]))
+            i, j = i - 1, j - 1
+        elif i and d[i][j] == d[i - 1][j] + 1:
+            ops.append(("D", truth[i - 1], ""))
+            i -= 1
+        else:
+            ops.append(("I", "", pred[j - 1]))
+            j -= 1
+    return ops[::-1]
+
+
+def letters_only(text: str) -> str:
+    """Lower case, letters, digits and single spaces: what is left without case or punctuation."""
+    return re.sub(r" +", " ", re.sub(r"[^\w ]|_", "", text.lower())).strip()
+
+
+def tally(truths: list[str], preds: list[str], top: int = 25) -> dict[str, Any]:
+    """Edit counts and rates, the `top` confusions, and the case/punctuation-blind CER."""
+    kinds: Counter[str] = Counter()
+    confusions: Counter[Op] = Counter()
+    blind_errors = blind_chars = 0
+    for t, p in zip(truths, preds, strict=True):
+        ops = edit_ops(t, p)
+        kinds.update(op[0] for op in ops)
+        confusions.update(ops)
+        lt, lp = letters_only(t), letters_only(p)
+        blind_errors += len(edit_ops(lt, lp))
+        blind_chars += len(lt)
+    chars = sum(map(len, truths))
+    return {
+        "chars": chars,
+        "lines": len(truths),
+        "cer": round(sum(kinds.values()) / max(chars, 1), 4),
+        "substitutions": kinds["S"],
+        "deletions": kinds["D"],
+        "insertions": kinds["I"],
+        "cer_without_case_and_punctuation": round(blind_errors / max(blind_chars, 1), 4),
+        "top_confusions": [
+            {"kind": k, "truth": t, "pred": p, "count": c}
+            for (k, t, p), c in confusions.most_common(top)
+        ],
+    }
+
+
+def run(model_path: Path, out: Path, beam: int = 0, synthetic: int = 0) -> dict[str, Any]:
+    """Tally the errors of the model on every validation set and write `out` atomically."""
+    if not model_path.is_file():
+        raise DataError(f"{model_path} does not exist; run `python -m training.export` first")
+    model = torch.jit.load(str(model_path))
+    model.set_beam(beam)
+    results: dict[str, Any] = {"model": str(model_path), "beam": beam, "sets": {}}
+    for name, samples in eval_sets(synthetic, 0, []).items():
+        truths = [normalize_text(s.text) for s in samples]
+        r = tally(truths, predict_all(model, samples))
+        results["sets"][name] = r
+        log.info(
+            "%s: CER %.1f%%: %d substitutions, %d deletions, %d insertions in %d characters; "
+            "without case and punctuation %.1f%%",
+            name,
+            100 * r["cer"],
+            r["substitutions"],
+            r["deletions"],
+            r["insertions"],
+            r["chars"],
+            100 * r["cer_without_case_and_punctuation"],
+        )
+    write_text(out, json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    p = argparse.ArgumentParser(prog="python -m bench.errors", description=__doc__)
+    p.add_argument("--model", type=Path, default=Path("model_repo/model.pt"))
+    p.add_argument("--out", type=Path, default=Path("bench/errors.json"))
+    p.add_argument("--beam", type=int, default=0, help="0: best path; 6: the LM default")
+    p.add_argument("--synthetic", type=int, default=0, help="synthetic test lines too")
+    args = p.parse_args(argv)
+    return run_command(log, lambda: run(args.model, args.out, args.beam, args.synthetic))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

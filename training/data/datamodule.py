@@ -233,8 +233,10 @@ class LineDataModule(L.LightningDataModule):
             order = sorted(range(len(samples)), key=lambda i: samples[i].image.shape[1])
             ds = self._dataset([[samples[i] for i in order]])  # sorted: little padding
             # Each DDP rank reads every world-th line, none twice (torchmetrics sums the
-            # ranks' counts): without this every rank would evaluate the whole set.
-            lines = range(rank, len(ds), world)
+            # ranks' counts): without this every rank would evaluate the whole set. A set
+            # with fewer lines than ranks is read whole by each: a rank without a batch of
+            # it would never log its keys, and the others would wait for it at the sync.
+            lines = range(rank, len(ds), world) if len(ds) >= world else range(len(ds))
             loaders.append(self._loader(ds, batch_size=self.config.batch_size, sampler=lines))
         return loaders
 

@@ -132,6 +132,14 @@ def test_ddp_ranks_split_each_evaluation_set_without_overlap(shard):
     assert abs(len(r0) - len(r1)) <= len(dm.eval_names("val"))
 
 
+def test_a_set_smaller_than_the_world_is_read_whole_by_every_rank(shard):
+    dm = _module(shard)
+    dm.eval_sets["val"]["one"] = dm.eval_sets["val"]["real-000"][:1]
+    dm.trainer = SimpleNamespace(global_rank=1, world_size=2)
+    sizes = [sum(len(b["texts"]) for b in loader) for loader in dm.val_dataloader()]
+    assert sizes[-1] == 1  # rank 1 still logs this set, so rank 0 never waits for it
+
+
 def test_fresh_parts_draw_new_lines_each_epoch():
     s = BucketBatchSampler(
         [10**9], [1.0], lambda k: 0, batch_size=4, lines_per_epoch=40, fresh=[True]

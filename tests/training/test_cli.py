@@ -22,6 +22,8 @@ def test_flags_override_the_preset():
             "8",
             "--model.channels",
             "16,32,64",
+            "--model.depth",  # the preset's depth has one count per width of its own channels
+            "1,2,2",
             "--trainer.strategy",
             "ddp",
             "--trainer.devices",
@@ -29,6 +31,7 @@ def test_flags_override_the_preset():
         ]
     )
     assert cfg.data.batch_size == 8 and cfg.model.channels == (16, 32, 64)
+    assert cfg.model.depth == (1, 2, 2)
     assert cfg.trainer.max_time == "00:00:01:00"
     assert cfg.trainer.strategy == "ddp" and cfg.trainer.devices == "2"
     assert {s.name for s in cfg.data.sources} == {"synthetic", "copiste", "hooker"}

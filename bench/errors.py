@@ -18,13 +18,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from serving.atomic import write_text
 from training.cli import run_command
 from training.data.charset import normalize_text
-from training.errors import DataError
-from training.evaluate import eval_sets, predict_all
+from training.evaluate import eval_sets, load_exported, predict_all
 
 log = logging.getLogger("bench.errors")
 Op = tuple[str, str, str]  # (kind S | D | I, truth character, predicted character)
@@ -89,9 +86,7 @@ def tally(truths: list[str], preds: list[str], top: int = 25) -> dict[str, Any]:
 
 def run(model_path: Path, out: Path, beam: int = 0, synthetic: int = 0) -> dict[str, Any]:
     """Tally the errors of the model on every validation set and write `out` atomically."""
-    if not model_path.is_file():
-        raise DataError(f"{model_path} does not exist; run `python -m training.export` first")
-    model = torch.jit.load(str(model_path))
+    model, _ = load_exported(model_path)
     model.set_beam(beam)
     results: dict[str, Any] = {"model": str(model_path), "beam": beam, "sets": {}}
     for name, samples in eval_sets(synthetic, 0, []).items():

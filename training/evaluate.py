@@ -82,15 +82,20 @@ def eval_sets(synthetic: int, seed: int, extra: list[str]) -> dict[str, list[Lin
     return sets
 
 
-def evaluate(
-    model_path: Path, out: Path, synthetic: int = 256, seed: int = 0, extra: list[str] | None = None
-) -> dict[str, Any]:
-    """Score the exported model on every set and write `out` atomically."""
+def load_exported(model_path: Path) -> tuple[torch.jit.ScriptModule, dict[str, Any]]:
+    """An exported model.pt and its config.json, or a DataError saying how to make one."""
     if not model_path.is_file():
         raise DataError(f"{model_path} does not exist; run `python -m training.export` first")
     files = {"config.json": ""}
     model = torch.jit.load(str(model_path), _extra_files=files)
-    meta = json.loads(files["config.json"] or "{}")
+    return model, json.loads(files["config.json"] or "{}")
+
+
+def evaluate(
+    model_path: Path, out: Path, synthetic: int = 256, seed: int = 0, extra: list[str] | None = None
+) -> dict[str, Any]:
+    """Score the exported model on every set and write `out` atomically."""
+    model, meta = load_exported(model_path)
     results: dict[str, Any] = {"model_version": meta.get("version", "?"), "sets": {}}
     for name, samples in eval_sets(synthetic, seed, extra or []).items():
         t0 = time.perf_counter()

@@ -9,6 +9,7 @@ from bench import errors
 from training import evaluate
 from training.data.lines import LineSample
 from training.data.webdataset import write_shard
+from training.errors import DataError
 
 
 @pytest.mark.parametrize(
@@ -57,5 +58,5 @@ def test_run_writes_a_tally_per_validation_set(tiny_model_file, tmp_path, monkey
 
 
 def test_run_names_the_missing_model(tmp_path):
-    with pytest.raises(errors.DataError, match="training.export"):
+    with pytest.raises(DataError, match="training.export"):
         errors.run(tmp_path / "nope.pt", tmp_path / "errors.json")

@@ -93,6 +93,7 @@ class TrainConfig:
             )
         # The data widens lines to the model's frames: one definition, the model's.
         self.data.ctc_stride = self.model.stride
+        self.data.crop, self.data.x_scale = self.model.crop, self.model.x_scale
 
 
 def _real(split: str, weight: float = 1.0) -> list[SourceConfig]:

@@ -192,6 +192,8 @@ def predictor(cfg: TrainConfig, model: Recognizer, meta: dict[str, Any]) -> Line
         meta["version"],
         lm=lm,
         decode=(d.beam, d.order, d.top_k, d.alpha, d.beta, d.prune),
+        crop=cfg.model.crop,
+        x_scale=cfg.model.x_scale,
     )
 
 

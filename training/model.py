@@ -40,6 +40,12 @@ class ModelConfig:
     # cursive has only 2.6 at stride 4 (deletions). 2 doubles them and costs only the head;
     # on synthetic and real lines it was worse (docs/training-runs.md): the default stays 1.
     frames: int = 1
+    # The exported file's preprocessing (training.preprocess.fit_height), which the data
+    # follows: crop each line to the box around its ink before scaling it to `height`. Real
+    # and synthetic lines carry 20-40% blank rows, so cropping raises the ink's resolution
+    # at the same input height.
+    crop: bool = False
+    x_scale: float = 1.0  # width factor after scaling to the height: < 1 means fewer frames
 
     def __post_init__(self) -> None:
         if self.sequence not in SEQUENCE_MODELS:
@@ -59,6 +65,8 @@ class ModelConfig:
                 f"model.depth={self.depth}; give one count >= 1 per conv width "
                 f"({len(self.channels)} for model.channels={self.channels}), or () for one each"
             )
+        if not 0.25 <= self.x_scale <= 4.0:
+            raise ConfigError(f"model.x_scale={self.x_scale}; use a factor from 0.25 to 4")
         if self.frames not in FRAMES:
             raise ConfigError(f"model.frames={self.frames}; choose from {FRAMES}")
 

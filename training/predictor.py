@@ -11,7 +11,7 @@ from torch import nn
 from training.beam import beam_search
 from training.ctc import greedy_decode
 from training.model import Recognizer
-from training.preprocess import normalise_polarity, resize_to_height, to_grey, to_ink
+from training.preprocess import fit_height, normalise_polarity, to_grey, to_ink
 
 
 class LinePredictor(nn.Module):
@@ -28,6 +28,8 @@ class LinePredictor(nn.Module):
         version: str = "dev",
         lm: Tuple[torch.Tensor, torch.Tensor] | None = None,  # noqa: UP006 - training.lm tables
         decode: Tuple[int, int, int, float, float, float] = (0, 1, 1, 0.0, 0.0, 0.0),  # noqa: UP006
+        crop: bool = False,  # crop each line to its ink before scaling (model.crop)
+        x_scale: float = 1.0,  # width factor after scaling to the height (model.x_scale)
     ) -> None:
         super().__init__()
         # NHWC conv weights and inputs: oneDNN's fast layout, as in training, and at batch 1
@@ -37,6 +39,8 @@ class LinePredictor(nn.Module):
         self.height = height
         self.stride = stride
         self.max_width = max_width
+        self.crop = crop
+        self.x_scale = x_scale
         self.meta_json = meta_json  # architecture, version, training config (JSON)
         self.version = version
         # CTC prefix beam search with a character n-gram LM (training.beam); beam 0: greedy
@@ -54,7 +58,8 @@ class LinePredictor(nn.Module):
     def preprocess(self, image: torch.Tensor) -> torch.Tensor:
         """uint8 HxW or HxWxC (C = 1, 3, 4), any size -> (1, height, W') model input."""
         grey = normalise_polarity(to_grey(image))
-        return to_ink(resize_to_height(grey, self.height, self.max_width))[None]
+        grey = fit_height(grey, self.height, self.max_width, self.crop, self.x_scale)
+        return to_ink(grey)[None]
 
     def _text(self, ids: List[int]) -> str:  # noqa: UP006
         out: List[str] = []  # noqa: UP006 - (comprehension ifs do not script)

@@ -47,9 +47,47 @@ def normalise_polarity(grey: torch.Tensor) -> torch.Tensor:
     return grey
 
 
-def resize_to_height(grey: torch.Tensor, height: int, max_width: int) -> torch.Tensor:
-    """(H, W) float -> (height, W') keeping the aspect ratio, W' capped at `max_width`."""
-    width = int(round(grey.size(1) * height / grey.size(0)))
+def crop_to_ink(grey: torch.Tensor, margin: float = 0.05) -> torch.Tensor:
+    """(H, W) float, dark ink on light paper -> the box around the ink, plus `margin` of its
+    height on every side. An image without contrast comes back whole."""
+    step = max(1, min(grey.size(0), grey.size(1)) // 16)
+    paper = float(grey[::step, ::step].median())
+    lo = float(grey.min())
+    if paper - lo < 48.0:  # nothing clearly darker than the paper: no ink to find
+        return grey
+    dark = grey < (paper + lo) / 2.0  # (H, W)
+    # a row holds ink if 2 of its pixels do (one speck does not make it taller); a column if
+    # one does: the thin end of an accent after a line's last letter is ink
+    rows = torch.nonzero(dark.sum(1) >= 2).flatten()
+    cols = torch.nonzero(dark.sum(0) >= 1).flatten()
+    if rows.numel() == 0 or cols.numel() == 0:
+        return grey
+    y0, y1 = int(rows[0]), int(rows[-1]) + 1
+    x0, x1 = int(cols[0]), int(cols[-1]) + 1
+    pad = max(1, int(round(margin * (y1 - y0))))
+    y0, y1 = max(y0 - pad, 0), min(y1 + pad, grey.size(0))
+    x0, x1 = max(x0 - pad, 0), min(x1 + pad, grey.size(1))
+    if y1 - y0 < 2 or x1 - x0 < 2:
+        return grey
+    return grey[y0:y1, x0:x1]
+
+
+def fit_height(
+    grey: torch.Tensor, height: int, max_width: int, crop: bool = False, x_scale: float = 1.0
+) -> torch.Tensor:
+    """(H, W) float, dark ink on light paper -> (height, W'): the model's view of a line,
+    cropped to its ink first if `crop`. Training and serving both call this."""
+    if crop:
+        grey = crop_to_ink(grey)
+    return resize_to_height(grey, height, max_width, x_scale)
+
+
+def resize_to_height(
+    grey: torch.Tensor, height: int, max_width: int, x_scale: float = 1.0
+) -> torch.Tensor:
+    """(H, W) float -> (height, W') keeping the aspect ratio times `x_scale` (below 1 squeezes
+    the line: fewer columns to compute), W' capped at `max_width`."""
+    width = int(round(grey.size(1) * height / grey.size(0) * x_scale))
     width = min(max(width, 4), max_width)
     out = F.interpolate(
         grey[None, None], size=[height, width], mode="bilinear", align_corners=False, antialias=True

@@ -108,6 +108,26 @@ def test_serving_preprocessing_matches_training(exported):
     assert float((train_x - serve_x).abs().max()) <= 1.0 / 255 + 1e-6  # rounding to uint8 only
 
 
+def test_a_cropping_model_serves_what_training_saw(tiny, tmp_path):
+    cfg = tiny(model__crop=True, model__x_scale=0.75)
+    cfg.check()
+    assert (cfg.data.crop, cfg.data.x_scale) == (True, 0.75)  # the data follows the model
+    path = tmp_path / "crop.ckpt"
+    state = LitRecognizer(cfg).state_dict()
+    torch.save({"state_dict": state, "htr": {"config": to_dict(cfg)}}, path)
+    files = {"config.json": ""}
+    m = torch.jit.load(str(export(path, tmp_path / "repo")), _extra_files=files)
+    assert json.loads(files["config.json"])["architecture"]["crop"] is True
+    rng = np.random.default_rng(4)
+    img = rng.integers(200, 256, size=(90, 900), dtype=np.uint8)
+    img[30:60, 100:700] = 20  # ink in a third of the height: the rest is cropped
+    train_x = collate([(to_height(img, 32, True, 0.75), [1], "a")], pad_to=1)["images"][0]
+    serve_x = m.preprocess(torch.from_numpy(img))
+    # the 30 x 600 ink box and 2 px of margin, 34 x 604, scaled to 32 rows and squeezed
+    assert train_x.shape == serve_x.shape == (1, 32, round(604 * 32 / 34 * 0.75))
+    assert float((train_x - serve_x).abs().max()) <= 1.0 / 255 + 1e-6
+
+
 def test_two_frames_per_step_serve_what_training_decodes(tiny, tmp_path):
     torch.manual_seed(0)  # random weights leave near-ties; unseeded, 1 run in ~3 flipped one
     cfg = tiny(model__frames=2)

@@ -57,6 +57,8 @@ def test_bad_values_name_the_key_and_the_choices():
         ModelConfig(channels=(8, 16, 16), depth=(1, 2))
     with pytest.raises(ConfigError, match=r"model.depth=\(1, 0, 1\)"):
         ModelConfig(channels=(8, 16, 16), depth=(1, 0, 1))
+    with pytest.raises(ConfigError, match=r"model.x_scale=0.1; use a factor from 0.25 to 4"):
+        ModelConfig(x_scale=0.1)
 
 
 def test_depth_stacks_convolutions_per_width_and_one_each_is_the_old_network():

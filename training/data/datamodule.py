@@ -20,7 +20,7 @@ from training.data.charset import CHARSET, Charset, normalize_text
 from training.data.lines import LineSample
 from training.data.sources import SourceConfig, doc_split, load_source
 from training.data.synthetic import SyntheticConfig, SyntheticLines
-from training.preprocess import resize_to_height
+from training.preprocess import fit_height
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ class DataConfig:
     bucket_factor: int = 50  # batches drawn ahead and sorted by width to cut padding
     rebucket: int = 16  # drawn batches re-formed together by actual width (1: off); see batching
     ctc_stride: int = 4  # pixels per CTC frame (set from model.frames): narrow lines are widened
+    crop: bool = False  # crop lines to their ink before scaling (set from model.crop)
+    x_scale: float = 1.0  # width factor after scaling (set from model.x_scale)
     augment_real: bool = True  # vary real training lines (width, slant, contrast, blur)
     real_warp: float = 0.0  # chance of an elastic warp and stroke change on a real line
     seed: int = 0
@@ -50,12 +52,13 @@ class DataConfig:
     charset: str = CHARSET
 
 
-def to_height(img: np.ndarray, height: int) -> np.ndarray:
-    """Scale a (H, W) uint8 line to `height` with the serving code's resize (one definition)."""
-    if img.shape[0] == height:
+def to_height(img: np.ndarray, height: int, crop: bool = False, x_scale: float = 1.0) -> np.ndarray:
+    """Scale a (H, W) uint8 line to `height` (cropped to its ink if `crop`) with the serving
+    code's preprocessing (one definition)."""
+    if img.shape[0] == height and not crop and x_scale == 1.0:
         return img
-    grey = torch.from_numpy(np.ascontiguousarray(img)).float()
-    out = resize_to_height(grey, height, MAX_WIDTH)
+    grey = torch.tensor(img, dtype=torch.float32)  # a copy: decoded images are read-only
+    out = fit_height(grey, height, MAX_WIDTH, crop, x_scale)
     return out.round().clamp(0, 255).to(torch.uint8).numpy()
 
 
@@ -78,6 +81,8 @@ class Lines(Dataset):
         stride: int,
         augment: bool = False,
         warp: float = 0.0,
+        crop: bool = False,
+        x_scale: float = 1.0,
     ) -> None:
         self.parts = parts
         self.charset = charset
@@ -85,6 +90,7 @@ class Lines(Dataset):
         self.stride = stride
         self.augment = augment  # vary real lines (synthetic ones vary by construction)
         self.warp = warp
+        self.crop, self.x_scale = crop, x_scale
         self._calls = 0  # with the worker's torch seed: each draw differs, runs repeat
 
     def __len__(self) -> int:
@@ -95,7 +101,10 @@ class Lines(Dataset):
         s: LineSample = self.parts[part][i]
         text = normalize_text(s.text)
         target = self.charset.encode(text)
-        img = to_height(s.image, self.height)
+        img = s.image
+        # lines in lists were prepared once when loaded; the generator's are drawn here
+        if isinstance(self.parts[part], SyntheticLines) or img.shape[0] != self.height:
+            img = to_height(img, self.height, self.crop, self.x_scale)
         if self.augment and not isinstance(self.parts[part], SyntheticLines):
             self._calls += 1
             rng = np.random.default_rng([torch.initial_seed() % 2**32, part, i, self._calls])
@@ -145,12 +154,20 @@ class LineDataModule(L.LightningDataModule):
 
     def _add_synthetic(self, src: SourceConfig) -> None:
         c = self.config
-        syn = SyntheticConfig(height=c.height)
+        # Cropping takes off the generator's random margins (a fifth to a third of the height):
+        # lines drawn 1.2x taller are then scaled down to the height, not up (blurred)
+        syn = SyntheticConfig(height=c.height * 6 // 5 if c.crop else c.height)
         self.train_parts.append(SyntheticLines(syn, c.seed, length=2**31 - 1, charset=c.charset))
         self.train_weights.append(src.weight)
         for k, split in enumerate(("val", "test"), start=1):
             gen = SyntheticLines(syn, c.seed + k * SEED_STRIDE, c.synthetic_val, c.charset)
-            self.eval_sets[split][src.name] = [gen[i] for i in range(len(gen))]
+            self.eval_sets[split][src.name] = [self._prepared(gen[i]) for i in range(len(gen))]
+
+    def _prepared(self, s: LineSample) -> LineSample:
+        """The line as the model sees it (cropped, scaled), done once for lines kept in lists."""
+        c = self.config
+        s.image = to_height(s.image, c.height, c.crop, c.x_scale)
+        return s
 
     def _add_real(self, src: SourceConfig, samples: list[LineSample]) -> None:
         c = self.config
@@ -158,7 +175,7 @@ class LineDataModule(L.LightningDataModule):
         by_split: dict[str, list[LineSample]] = {"train": [], "val": [], "test": []}
         for s in samples:
             self.unknown[src.name].update(self.charset.unknown(normalize_text(s.text)))
-            s.image = to_height(s.image, c.height)  # scale once: smaller and faster to batch
+            self._prepared(s)  # scale once: smaller and faster to batch
             split = (
                 src.split
                 if src.split != "auto"
@@ -179,7 +196,9 @@ class LineDataModule(L.LightningDataModule):
 
     def _dataset(self, parts: list, augment: bool = False) -> Lines:
         c = self.config
-        return Lines(parts, self.charset, c.height, c.ctc_stride, augment, c.real_warp)
+        return Lines(
+            parts, self.charset, c.height, c.ctc_stride, augment, c.real_warp, c.crop, c.x_scale
+        )
 
     def _loader(self, ds: Lines, **kw) -> DataLoader:
         n = self.config.num_workers

@@ -169,3 +169,22 @@ def test_narrow_lines_are_widened_for_ctc(tmp_path):
     dm.setup()
     line, target, _ = dm._dataset(dm.train_parts)[(0, 0)]
     assert line.shape[1] // 4 >= 2 * len(target)
+
+
+def test_cropping_prepares_every_line_once_at_the_model_height(shard):
+    dm, plain = _module(shard, height=32, crop=True), _module(shard, height=32)
+    assert dm.train_parts[0].config.height == 38  # drawn 1.2x taller, then cropped and scaled
+    (name,) = set(dm.eval_sets["val"]) - {"synthetic"}
+    for split in ("val", "test"):
+        assert all(s.image.shape[0] == 32 for s in dm.eval_sets[split]["synthetic"])
+    for crop, s in zip(dm.eval_sets["val"][name], plain.eval_sets["val"][name], strict=True):
+        # 64 x w with ink rows 20-43, columns 5 to w-5: the 24 x (w-10) box and 1-px margins
+        w = s.image.shape[1] * 2  # to within 1 px (rounded when halved)
+        assert crop.image.shape[0] == 32
+        assert abs(crop.image.shape[1] - (w - 8) * 32 / 26) <= 2
+    lines = dm._dataset(dm.train_parts)
+    prepared = dm.train_parts[1][0].image
+    img, _, _ = lines[(1, 0)]
+    assert img.shape[0] == 32 and abs(img.shape[1] - prepared.shape[1]) <= 0.25 * prepared.shape[1]
+    syn, _, _ = lines[(0, 3)]
+    assert syn.shape[0] == 32

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from training.data.batching import BucketBatchSampler, collate
-from training.data.datamodule import DataConfig, LineDataModule
+from training.data.datamodule import SEED_STRIDE, DataConfig, LineDataModule, fit_ctc, to_height
 from training.data.lines import LineSample
 from training.data.sources import SourceConfig
+from training.data.synthetic import SyntheticLines
 from training.data.webdataset import write_shard
 
 
@@ -22,7 +23,7 @@ def _lines(n_docs: int, per_doc: int, prefix: str) -> list[LineSample]:
         for k in range(per_doc):
             w = int(rng.integers(60, 400))
             img = np.full((64, w), 235, np.uint8)
-            img[20:44, 5 : w - 5] = 30
+            img[20:44, 5 : w - 5 : 2] = 30  # strokes, not a block: rows of solid ink are rules
             text = f"{prefix} {d}.{k} ∞" if k == 0 else f"{prefix} {d}.{k}"
             out.append(LineSample(img, text, doc=f"{prefix}-doc{d}"))
     return out
@@ -172,19 +173,22 @@ def test_narrow_lines_are_widened_for_ctc(tmp_path):
 
 
 def test_cropping_prepares_every_line_once_at_the_model_height(shard):
-    dm, plain = _module(shard, height=32, crop=True), _module(shard, height=32)
-    assert dm.train_parts[0].config.height == 38  # drawn 1.2x taller, then cropped and scaled
+    kw = {"height": 32, "crop": True, "x_scale": 0.75}
+    dm, plain = _module(shard, **kw), _module(shard, height=32)
+    gen = dm.train_parts[0]
+    assert gen.config.height == 38  # drawn 1.2x taller, then cropped and scaled down
     (name,) = set(dm.eval_sets["val"]) - {"synthetic"}
-    for split in ("val", "test"):
-        assert all(s.image.shape[0] == 32 for s in dm.eval_sets[split]["synthetic"])
     for crop, s in zip(dm.eval_sets["val"][name], plain.eval_sets["val"][name], strict=True):
-        # 64 x w with ink rows 20-43, columns 5 to w-5: the 24 x (w-10) box and 1-px margins
+        # 64 x w with strokes in rows 20-43 from column 5 to w-6: a 24-row box, 1-px margins
         w = s.image.shape[1] * 2  # to within 1 px (rounded when halved)
         assert crop.image.shape[0] == 32
-        assert abs(crop.image.shape[1] - (w - 8) * 32 / 26) <= 2
-    lines = dm._dataset(dm.train_parts)
-    prepared = dm.train_parts[1][0].image
-    img, _, _ = lines[(1, 0)]
-    assert img.shape[0] == 32 and abs(img.shape[1] - prepared.shape[1]) <= 0.25 * prepared.shape[1]
-    syn, _, _ = lines[(0, 3)]
-    assert syn.shape[0] == 32
+        assert abs(crop.image.shape[1] - (w - 8) * 32 / 26 * 0.75) <= 2
+    val_gen = SyntheticLines(gen.config, dm.config.seed + SEED_STRIDE, 16, dm.config.charset)
+    for i, s in enumerate(dm.eval_sets["val"]["synthetic"]):
+        assert np.array_equal(s.image, to_height(val_gen[i].image, 32, True, 0.75))
+    lines = dm._dataset(dm.train_parts)  # no augmentation: what was prepared, made CTC-wide
+    prepared = dm.train_parts[1][0]
+    img, target, _ = lines[(1, 0)]
+    assert np.array_equal(img, fit_ctc(prepared.image, len(target), 4))  # not prepared twice
+    syn, target, _ = lines[(0, 3)]
+    assert np.array_equal(syn, fit_ctc(to_height(gen[3].image, 32, True, 0.75), len(target), 4))

@@ -91,6 +91,17 @@ def decoding(config: dict[str, Any]) -> str:
     )
 
 
+def preprocessing(config: dict[str, Any]) -> str:
+    """What the file does to a line's pixels before the network sees them."""
+    arch = config["architecture"]
+    steps = "alpha on white; polarity normalised; "
+    if arch.get("crop"):
+        steps += "cropped to the box around the ink; "
+    scale = arch.get("x_scale", 1.0)
+    squeeze = "" if scale == 1.0 else f", then its width times {scale}"
+    return steps + f"scaled to {config['input_height']} px high{squeeze}"
+
+
 def _fill(template: str, **values: object) -> str:
     """Replace `{key}` placeholders only (a literal brace elsewhere in the card is kept)."""
     for key, value in values.items():
@@ -121,6 +132,7 @@ def render(
         architecture=arch["type"],
         parameters=f"{arch['parameters']:,}",
         charset_size=len(config["charset"]),
+        preprocessing=preprocessing(config),
         results_table=results_table(evaluation),
         data_section="\n".join(data),
         decoding=decoding(config),

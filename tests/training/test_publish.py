@@ -12,7 +12,7 @@ import pytest
 import torch
 import yaml
 
-from training.card import write_card
+from training.card import preprocessing, write_card
 from training.cli import to_dict
 from training.evaluate import evaluate
 from training.export import export
@@ -73,6 +73,15 @@ def test_card_parses_with_required_keys_and_evaluated_metrics(repo):
     assert "torch.jit.load" in text and "hf_hub_download" in text
     assert "character 6-gram language model" in text and "dasher-data" in text
     assert "{decoding}" not in text
+    assert "polarity normalised; scaled to 32 px high)" in text  # the tiny model: no crop
+
+
+def test_card_says_when_the_file_crops_and_squeezes_lines():
+    config = {"architecture": {"crop": True, "x_scale": 0.75}, "input_height": 40}
+    assert preprocessing(config) == (
+        "alpha on white; polarity normalised; cropped to the box around the ink; "
+        "scaled to 40 px high, then its width times 0.75"
+    )
 
 
 def test_published_clone_has_real_weights_and_lfs_lists_them(repo, tmp_path):

@@ -1,0 +1,75 @@
+"""How much of each line the ink box keeps: `python -m bench.crop`.
+
+For every validation set (and synthetic test lines drawn at 64 px, as served), the share of
+the image's rows and columns that `training.preprocess.crop_to_ink` keeps, and how much wider
+the model input gets when the crop is on (the same height, fewer rows of paper). Writes
+bench/crop.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from serving.atomic import write_text
+from training.cli import run_command
+from training.data.datamodule import to_height
+from training.evaluate import eval_sets
+from training.preprocess import crop_to_ink
+
+log = logging.getLogger("bench.crop")
+
+
+def box_shares(images: list[np.ndarray], height: int = 40) -> dict[str, Any]:
+    """Medians and deciles of kept rows, kept columns and the input's width factor."""
+    rows, cols, wider = [], [], []
+    for img in images:
+        box = crop_to_ink(torch.tensor(img, dtype=torch.float32))
+        rows.append(box.shape[0] / img.shape[0])
+        cols.append(box.shape[1] / img.shape[1])
+        wider.append(to_height(img, height, True).shape[1] / to_height(img, height).shape[1])
+
+    def q(v: list[float]) -> dict[str, float]:
+        p10, p50, p90 = np.percentile(v, [10, 50, 90])
+        return {"p10": round(p10, 3), "median": round(p50, 3), "p90": round(p90, 3)}
+
+    return {"lines": len(images), "rows": q(rows), "columns": q(cols), "width_factor": q(wider)}
+
+
+def run(out: Path, synthetic: int) -> dict[str, Any]:
+    """Measure every set; log a line each and write `out`."""
+    result = {}
+    for name, lines in eval_sets(synthetic, 0, []).items():
+        result[name] = r = box_shares([s.image for s in lines])
+        log.info(
+            "%s (%d lines): the box keeps %.0f%% of the rows (median; p10 %.0f%%), "
+            "%.0f%% of the columns; the input gets %.2fx wider",
+            name,
+            r["lines"],
+            100 * r["rows"]["median"],
+            100 * r["rows"]["p10"],
+            100 * r["columns"]["median"],
+            r["width_factor"]["median"],
+        )
+    write_text(out, json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    p = argparse.ArgumentParser(prog="python -m bench.crop", description=__doc__)
+    p.add_argument("--out", type=Path, default=Path("bench/crop.json"))
+    p.add_argument("--synthetic", type=int, default=256, help="synthetic test lines too")
+    args = p.parse_args(argv)
+    return run_command(log, lambda: run(args.out, args.synthetic))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -20,9 +20,9 @@ import torch
 
 from serving.atomic import write_text
 from training.cli import run_command
-from training.data.datamodule import to_height
+from training.data.datamodule import MAX_WIDTH
 from training.evaluate import eval_sets
-from training.preprocess import crop_to_ink
+from training.preprocess import crop_to_ink, resize_to_height
 
 log = logging.getLogger("bench.crop")
 
@@ -31,10 +31,12 @@ def box_shares(images: list[np.ndarray], height: int = 40) -> dict[str, Any]:
     """Medians and deciles of kept rows, kept columns and the input's width factor."""
     rows, cols, wider = [], [], []
     for img in images:
-        box = crop_to_ink(torch.tensor(img, dtype=torch.float32))
+        grey = torch.tensor(img, dtype=torch.float32)
+        box = crop_to_ink(grey)  # what fit_height scales when cropping, found once
         rows.append(box.shape[0] / img.shape[0])
         cols.append(box.shape[1] / img.shape[1])
-        wider.append(to_height(img, height, True).shape[1] / to_height(img, height).shape[1])
+        scaled = resize_to_height(box, height, MAX_WIDTH), resize_to_height(grey, height, MAX_WIDTH)
+        wider.append(scaled[0].shape[1] / scaled[1].shape[1])
 
     def q(v: list[float]) -> dict[str, float]:
         p10, p50, p90 = np.percentile(v, [10, 50, 90])

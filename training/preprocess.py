@@ -39,10 +39,15 @@ def to_grey(image: torch.Tensor) -> torch.Tensor:
     return grey
 
 
+def _every(grey: torch.Tensor, per_side: int) -> torch.Tensor:
+    """About `per_side` pixels along the shorter side, the same stride along both: a sample."""
+    step = max(1, min(grey.size(0), grey.size(1)) // per_side)
+    return grey[::step, ::step].flatten()
+
+
 def normalise_polarity(grey: torch.Tensor) -> torch.Tensor:
     """Dark ink on light paper: paper is most of a line, so a dark median means inverted."""
-    step = max(1, min(grey.size(0), grey.size(1)) // 16)
-    if float(grey[::step, ::step].median()) < 128.0:
+    if float(_every(grey, 16).median()) < 128.0:
         return 255.0 - grey
     return grey
 
@@ -51,8 +56,7 @@ def crop_to_ink(grey: torch.Tensor, margin: float = 0.05) -> torch.Tensor:
     """(H, W) float, dark ink on light paper -> the box around the ink, plus `margin` of its
     height on every side. An image without clear ink comes back whole."""
     h, w = grey.size(0), grey.size(1)
-    step = max(1, min(h, w) // 64)
-    sample = grey[::step, ::step].flatten()
+    sample = _every(grey, 64)
     paper = float(sample.median())
     # the ink level: the darkest 0.2%, not the minimum (one blot is not the ink), and few
     # enough that a short line in a photo of mostly paper still has that many ink pixels
@@ -75,8 +79,6 @@ def crop_to_ink(grey: torch.Tensor, margin: float = 0.05) -> torch.Tensor:
     pad = max(1, int(round(margin * (y1 - y0))))
     y0, y1 = max(y0 - pad, 0), min(y1 + pad, h)
     x0, x1 = max(x0 - pad, 0), min(x1 + pad, w)
-    if y1 - y0 < 2 or x1 - x0 < 2:
-        return grey
     return grey[y0:y1, x0:x1]
 
 

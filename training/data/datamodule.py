@@ -101,11 +101,12 @@ class Lines(Dataset):
         s: LineSample = self.parts[part][i]
         text = normalize_text(s.text)
         target = self.charset.encode(text)
+        drawn = isinstance(self.parts[part], SyntheticLines)
         img = s.image
         # lines in lists were prepared once when loaded; the generator's are drawn here
-        if isinstance(self.parts[part], SyntheticLines) or img.shape[0] != self.height:
+        if drawn or img.shape[0] != self.height:
             img = to_height(img, self.height, self.crop, self.x_scale)
-        if self.augment and not isinstance(self.parts[part], SyntheticLines):
+        if self.augment and not drawn:
             self._calls += 1
             rng = np.random.default_rng([torch.initial_seed() % 2**32, part, i, self._calls])
             img = distort_real(img, rng, self.warp)
@@ -154,8 +155,8 @@ class LineDataModule(L.LightningDataModule):
 
     def _add_synthetic(self, src: SourceConfig) -> None:
         c = self.config
-        # Cropping takes off the generator's random margins (a fifth to a third of the height):
-        # lines drawn 1.2x taller are then scaled down to the height, not up (blurred)
+        # Cropping takes off the generator's random margins (a median fifth of the height,
+        # `python -m bench.crop`): lines drawn 1.2x taller are then scaled down, not up
         syn = SyntheticConfig(height=c.height * 6 // 5 if c.crop else c.height)
         self.train_parts.append(SyntheticLines(syn, c.seed, length=2**31 - 1, charset=c.charset))
         self.train_weights.append(src.weight)

@@ -124,7 +124,7 @@ def preset(name: str) -> TrainConfig:
     elif name == "full":
         cfg = TrainConfig()
         # Half of the training lines from Hooker, the harder set (one writer's dense cursive):
-        # with model.crop, 2-5 points lower hooker-val CER at the same step, Copiste level
+        # with model.crop, 2-8 points lower hooker-val CER at the same step, Copiste level
         # (docs/training-runs.md, "Cropped lines and more Hooker")
         cfg.data.sources = [
             SourceConfig(weight=0.2),

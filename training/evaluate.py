@@ -92,11 +92,20 @@ def load_exported(model_path: Path) -> tuple[torch.jit.ScriptModule, dict[str, A
 
 
 def evaluate(
-    model_path: Path, out: Path, synthetic: int = 256, seed: int = 0, extra: list[str] | None = None
+    model_path: Path,
+    out: Path,
+    synthetic: int = 256,
+    seed: int = 0,
+    extra: list[str] | None = None,
+    beam: int | None = None,
 ) -> dict[str, Any]:
-    """Score the exported model on every set and write `out` atomically."""
+    """Score the exported model on every set and write `out` atomically; `beam` overrides the
+    file's own beam width (0: best path, no LM)."""
     model, meta = load_exported(model_path)
-    results: dict[str, Any] = {"model_version": meta.get("version", "?"), "sets": {}}
+    if beam is not None:
+        model.set_beam(beam)  # raises ValueError on a negative width
+    results: dict[str, Any] = {"model_version": meta.get("version", "?"), "beam": model.beam}
+    results["sets"] = {}
     for name, samples in eval_sets(synthetic, seed, extra or []).items():
         t0 = time.perf_counter()
         results["sets"][name] = score(model, samples)
@@ -119,8 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("model_repo/eval.json"))
     p.add_argument("--synthetic", type=int, default=256, help="synthetic test lines (0: none)")
     p.add_argument("--data", nargs="*", default=[], help="more line datasets (paths or URLs)")
+    p.add_argument("--beam", type=int, help="beam width (0: best path); default: the file's own")
     args = p.parse_args(argv)
-    return run_command(log, lambda: evaluate(args.model, args.out, args.synthetic, extra=args.data))
+    if args.beam is not None and args.beam < 0:
+        p.error(f"--beam {args.beam}: use 0 (best path, no LM) or a width of 1 or more")
+    return run_command(
+        log, lambda: evaluate(args.model, args.out, args.synthetic, extra=args.data, beam=args.beam)
+    )
 
 
 if __name__ == "__main__":

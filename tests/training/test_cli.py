@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 import yaml
@@ -94,3 +95,18 @@ def test_resuming_with_another_network_is_refused(tiny):
     train(tiny(trainer__max_steps=2))
     with pytest.raises(ConfigError, match=r"other model settings \(\['hidden'\]\)"):
         train(tiny(trainer__max_steps=4, model__hidden=48))
+
+
+RUNS = Path(__file__).resolve().parents[2] / "docs" / "runs"
+
+
+def test_there_are_recorded_runs():
+    assert len(list(RUNS.glob("*.yaml"))) >= 2
+
+
+@pytest.mark.parametrize("path", sorted(RUNS.glob("*.yaml")), ids=lambda p: p.name)
+def test_recorded_runs_still_parse(path):
+    """The commands docs/training-runs.md gives (`--preset full --config docs/runs/X.yaml`)
+    still run: every key in the recorded overrides exists and is valid."""
+    cfg = parse_config(["--preset", "full", "--config", str(path)])
+    assert cfg.log.name == path.stem

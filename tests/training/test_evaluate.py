@@ -1,6 +1,7 @@
 """Which sets the evaluation scores: one per real validation set, all its shards together."""
 
 import numpy as np
+import pytest
 
 from training import evaluate
 from training.data.lines import LineSample
@@ -30,3 +31,41 @@ def test_real_sets_group_their_shards_by_name(tmp_path, monkeypatch):
 def test_missing_real_folder_scores_synthetic_only(tmp_path, monkeypatch):
     monkeypatch.setattr(evaluate, "REAL_VAL", f"{tmp_path}/absent/*-val-*.tar")
     assert list(evaluate.eval_sets(synthetic=1, seed=0, extra=[])) == ["synthetic-test"]
+
+
+class _Reader:
+    """Stands in for model.pt: reads every line right with its LM (beam > 0), none without."""
+
+    def __init__(self, truth: dict[int, str]) -> None:
+        self.beam, self.truth = 6, truth
+
+    def set_beam(self, width: int) -> int:
+        previous, self.beam = self.beam, width
+        return previous
+
+    def predict_batch(self, images: list) -> list[str]:
+        return [self.truth[int(im[0, 0])] if self.beam else "?" for im in images]
+
+
+def _scored(tmp_path, monkeypatch, beam):
+    lines = [LineSample(np.full((64, 40 + i), i, np.uint8), f"line {i}", doc="d") for i in range(3)]
+    write_shard(lines, tmp_path / "gamma-train-000.tar")
+    reader = _Reader({i: f"line {i}" for i in range(3)})
+    monkeypatch.setattr(evaluate, "REAL_VAL", f"{tmp_path}/absent/*-val-*.tar")
+    monkeypatch.setattr(evaluate, "load_exported", lambda path: (reader, {"version": "v"}))
+    extra = [str(tmp_path / "gamma-train-000.tar")]
+    return evaluate.evaluate(tmp_path / "m.pt", tmp_path / "e.json", 0, extra=extra, beam=beam)
+
+
+def test_beam_flag_scores_best_path_and_records_the_width(tmp_path, monkeypatch):
+    own = _scored(tmp_path, monkeypatch, None)
+    assert own["beam"] == 6 and own["sets"]["gamma-train-000"]["cer"] == 0.0
+    best_path = _scored(tmp_path, monkeypatch, 0)
+    assert best_path["beam"] == 0 and best_path["sets"]["gamma-train-000"]["cer"] > 0.5
+
+
+def test_negative_beam_is_refused_with_the_remedy(capsys):
+    with pytest.raises(SystemExit) as e:
+        evaluate.main(["--beam", "-1"])
+    assert e.value.code == 2
+    assert "use 0 (best path" in capsys.readouterr().err

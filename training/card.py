@@ -70,7 +70,13 @@ def results_table(evaluation: dict[str, Any]) -> str:
     rows = ["| set | lines | CER | WER |", "|---|---|---|---|"]
     for name, r in evaluation.get("sets", {}).items():
         rows.append(f"| {name} | {r['lines']} | {100 * r['cer']:.1f}% | {100 * r['wer']:.1f}% |")
-    return "\n".join(rows) if len(rows) > 2 else "No evaluation has been run."
+    if len(rows) == 2:
+        return "No evaluation has been run."
+    beam = evaluation.get("beam")  # absent in eval.json files older than `evaluate --beam`
+    if beam is None:
+        return "\n".join(rows)
+    how = "best-path decoding, no LM" if beam == 0 else f"the LM beam search, beam {beam}"
+    return "\n".join(rows) + f"\n\nScored with {how} (`python -m training.evaluate`)."
 
 
 def decoding(config: dict[str, Any]) -> str:

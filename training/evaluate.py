@@ -104,8 +104,11 @@ def evaluate(
     model, meta = load_exported(model_path)
     if beam is not None:
         model.set_beam(beam)  # raises ValueError on a negative width
-    results: dict[str, Any] = {"model_version": meta.get("version", "?"), "beam": model.beam}
-    results["sets"] = {}
+    results: dict[str, Any] = {
+        "model_version": meta.get("version", "?"),
+        "beam": model.beam,  # the card says how its numbers were decoded
+        "sets": {},
+    }
     for name, samples in eval_sets(synthetic, seed, extra or []).items():
         t0 = time.perf_counter()
         results["sets"][name] = score(model, samples)

@@ -12,7 +12,7 @@ import pytest
 import torch
 import yaml
 
-from training.card import preprocessing, write_card
+from training.card import preprocessing, results_table, write_card
 from training.cli import to_dict
 from training.evaluate import evaluate
 from training.export import export
@@ -74,6 +74,13 @@ def test_card_parses_with_required_keys_and_evaluated_metrics(repo):
     assert "character 6-gram language model" in text and "dasher-data" in text
     assert "{decoding}" not in text
     assert "polarity normalised; scaled to 32 px high)" in text  # the tiny model: no crop
+
+
+def test_card_says_how_its_numbers_were_decoded(repo):
+    assert "Scored with the LM beam search, beam 6" in (repo / "README.md").read_text()
+    sets = {"sets": {"a": {"lines": 2, "cer": 0.5, "wer": 1.0}}}
+    assert "Scored with best-path decoding, no LM" in results_table({**sets, "beam": 0})
+    assert "Scored with" not in results_table(sets)  # an eval.json older than the beam field
 
 
 def test_card_says_when_the_file_crops_and_squeezes_lines():

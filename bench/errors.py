@@ -3,7 +3,8 @@
 Aligns each prediction with its transcription (Levenshtein, one alignment per line) and counts
 substitutions, deletions and insertions per validation set, the most frequent confusions, and
 the CER once case and punctuation are ignored (if that is far lower, the errors are
-conventions, not letters). Best-path decoding by default (`--beam` for the LM search).
+conventions, not letters), and the CER of each document (are a few of them most of a set's
+errors?). Best-path decoding by default (`--beam` for the LM search).
 Writes bench/errors.json.
 """
 
@@ -84,6 +85,28 @@ def tally(truths: list[str], preds: list[str], top: int = 25) -> dict[str, Any]:
     }
 
 
+def by_document(docs: list[str], truths: list[str], preds: list[str]) -> list[dict[str, Any]]:
+    """CER per document, the documents with the most errors first: where a set's errors are."""
+    errs: Counter[str] = Counter()
+    chars: Counter[str] = Counter()
+    lines: Counter[str] = Counter()
+    for d, t, p in zip(docs, truths, preds, strict=True):
+        errs[d] += len(edit_ops(t, p))
+        chars[d] += len(t)
+        lines[d] += 1
+    total = max(sum(errs.values()), 1)
+    return [
+        {
+            "doc": d,
+            "lines": lines[d],
+            "chars": chars[d],
+            "cer": round(errs[d] / max(chars[d], 1), 4),
+            "share_of_errors": round(errs[d] / total, 4),
+        }
+        for d in sorted(chars, key=lambda d: (-errs[d], d))
+    ]
+
+
 def run(model_path: Path, out: Path, beam: int = 0, synthetic: int = 0) -> dict[str, Any]:
     """Tally the errors of the model on every validation set and write `out` atomically."""
     model, _ = load_exported(model_path)
@@ -91,7 +114,9 @@ def run(model_path: Path, out: Path, beam: int = 0, synthetic: int = 0) -> dict[
     results: dict[str, Any] = {"model": str(model_path), "beam": beam, "sets": {}}
     for name, samples in eval_sets(synthetic, 0, []).items():
         truths = [normalize_text(s.text) for s in samples]
-        r = tally(truths, predict_all(model, samples))
+        preds = predict_all(model, samples)
+        r = tally(truths, preds)
+        r["documents"] = by_document([s.doc for s in samples], truths, preds)
         results["sets"][name] = r
         log.info(
             "%s: CER %.1f%%: %d substitutions, %d deletions, %d insertions in %d characters; "

@@ -42,9 +42,28 @@ def test_tally_counts_kinds_confusions_and_case_blind_cer():
     assert {"kind": "D", "truth": "i", "pred": "", "count": 1} in r["top_confusions"]
 
 
+def test_by_document_ranks_documents_by_their_errors():
+    docs = ["a", "b", "a", "c"]
+    truths = ["cat", "dog", "rain", "xy"]
+    preds = ["cut", "dg", "rn", "xy"]  # a: 1 + 2 edits in 7 chars, b: 1 in 3, c: none
+    rows = errors.by_document(docs, truths, preds)
+    assert [r["doc"] for r in rows] == ["a", "b", "c"]
+    assert rows[0] == {
+        "doc": "a",
+        "lines": 2,
+        "chars": 7,
+        "cer": round(3 / 7, 4),
+        "share_of_errors": 0.75,
+    }
+    assert rows[1]["cer"] == round(1 / 3, 4) and rows[2]["cer"] == 0.0
+
+
 def test_run_writes_a_tally_per_validation_set(tiny_model_file, tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
-    lines = [LineSample(rng.integers(0, 256, (64, 80), dtype=np.uint8), "ab") for _ in range(3)]
+    lines = [
+        LineSample(rng.integers(0, 256, (64, 80), dtype=np.uint8), "ab", doc=d)
+        for d in ("letter-1", "letter-2", "letter-1")
+    ]
     write_shard(lines, tmp_path / "alpha-val-000.tar")
     monkeypatch.setattr(evaluate, "REAL_VAL", f"{tmp_path}/*-val-*.tar")
     monkeypatch.chdir(tmp_path)
@@ -55,6 +74,12 @@ def test_run_writes_a_tally_per_validation_set(tiny_model_file, tmp_path, monkey
     assert s["lines"] == 3 and s["chars"] == 6
     edits = s["substitutions"] + s["deletions"] + s["insertions"]
     assert s["cer"] == round(edits / 6, 4)
+    docs = {d["doc"]: d for d in s["documents"]}
+    assert sorted(docs) == ["letter-1", "letter-2"]
+    assert (docs["letter-1"]["lines"], docs["letter-2"]["lines"]) == (2, 1)
+    assert sum(d["share_of_errors"] for d in docs.values()) == pytest.approx(1.0, abs=1e-3) or (
+        edits == 0
+    )
 
 
 def test_run_names_the_missing_model(tmp_path):

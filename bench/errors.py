@@ -57,15 +57,21 @@ def letters_only(text: str) -> str:
     return re.sub(r" +", " ", re.sub(r"[^\w ]|_", "", text.lower())).strip()
 
 
-def tally(truths: list[str], preds: list[str], top: int = 25) -> dict[str, Any]:
+def align(truths: list[str], preds: list[str]) -> list[list[Op]]:
+    """The edit operations of each line: computed once, read by `tally` and `by_document`."""
+    return [edit_ops(t, p) for t, p in zip(truths, preds, strict=True)]
+
+
+def tally(
+    truths: list[str], preds: list[str], top: int = 25, ops: list[list[Op]] | None = None
+) -> dict[str, Any]:
     """Edit counts and rates, the `top` confusions, and the case/punctuation-blind CER."""
     kinds: Counter[str] = Counter()
     confusions: Counter[Op] = Counter()
     blind_errors = blind_chars = 0
-    for t, p in zip(truths, preds, strict=True):
-        ops = edit_ops(t, p)
-        kinds.update(op[0] for op in ops)
-        confusions.update(ops)
+    for t, p, line in zip(truths, preds, align(truths, preds) if ops is None else ops, strict=True):
+        kinds.update(op[0] for op in line)
+        confusions.update(line)
         lt, lp = letters_only(t), letters_only(p)
         blind_errors += len(edit_ops(lt, lp))
         blind_chars += len(lt)
@@ -85,13 +91,15 @@ def tally(truths: list[str], preds: list[str], top: int = 25) -> dict[str, Any]:
     }
 
 
-def by_document(docs: list[str], truths: list[str], preds: list[str]) -> list[dict[str, Any]]:
+def by_document(
+    docs: list[str], truths: list[str], preds: list[str], ops: list[list[Op]] | None = None
+) -> list[dict[str, Any]]:
     """CER per document, the documents with the most errors first: where a set's errors are."""
     errs: Counter[str] = Counter()
     chars: Counter[str] = Counter()
     lines: Counter[str] = Counter()
-    for d, t, p in zip(docs, truths, preds, strict=True):
-        errs[d] += len(edit_ops(t, p))
+    for d, t, line in zip(docs, truths, align(truths, preds) if ops is None else ops, strict=True):
+        errs[d] += len(line)
         chars[d] += len(t)
         lines[d] += 1
     total = max(sum(errs.values()), 1)
@@ -115,8 +123,9 @@ def run(model_path: Path, out: Path, beam: int = 0, synthetic: int = 0) -> dict[
     for name, samples in eval_sets(synthetic, 0, []).items():
         truths = [normalize_text(s.text) for s in samples]
         preds = predict_all(model, samples)
-        r = tally(truths, preds)
-        r["documents"] = by_document([s.doc for s in samples], truths, preds)
+        ops = align(truths, preds)
+        r = tally(truths, preds, ops=ops)
+        r["documents"] = by_document([s.doc for s in samples], truths, preds, ops)
         results["sets"][name] = r
         log.info(
             "%s: CER %.1f%%: %d substitutions, %d deletions, %d insertions in %d characters; "

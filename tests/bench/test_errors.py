@@ -77,6 +77,8 @@ def test_run_writes_a_tally_per_validation_set(tiny_model_file, tmp_path, monkey
     docs = {d["doc"]: d for d in s["documents"]}
     assert sorted(docs) == ["letter-1", "letter-2"]
     assert (docs["letter-1"]["lines"], docs["letter-2"]["lines"]) == (2, 1)
+    # the documents' errors are the set's: each line aligned once, counted once
+    assert sum(round(d["cer"] * d["chars"]) for d in docs.values()) == edits
     assert sum(d["share_of_errors"] for d in docs.values()) == pytest.approx(1.0, abs=1e-3) or (
         edits == 0
     )

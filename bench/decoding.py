@@ -61,10 +61,16 @@ def _scripted() -> Any:
     return _SCRIPTED[0]
 
 
-def cer(model: torch.jit.ScriptModule, lines: list[Line], settings: dict[str, float]) -> float:
-    """Corpus CER of the beam search with `settings` (beam 0: best path)."""
+def cer(
+    model: torch.jit.ScriptModule,
+    lines: list[Line],
+    settings: dict[str, float],
+    tables: list[torch.Tensor] | None = None,
+) -> float:
+    """Corpus CER of the beam search with `settings` (beam 0: best path), with the model's
+    LM or the [keys, values] `tables` of another."""
     decode = _scripted()
-    tables = [model.lm_keys, model.lm_values]
+    tables = tables or [model.lm_keys, model.lm_values]
     preds = []
     for _, lp, _ in lines:
         if settings["beam"] == 0:

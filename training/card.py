@@ -87,12 +87,18 @@ def decoding(config: dict[str, Any]) -> str:
     read = []
     if "dasher" in d["corpora"]:
         read.append("the English and French training texts of Debian `dasher-data` (GPL-2+)")
+    if "gcide" in d["corpora"]:
+        read.append(
+            "the definitions and quotations of the Collaborative International Dictionary of "
+            "English (GCIDE, from Webster's 1913; Debian `dict-gcide`, GPL-2+)"
+        )
     if "transcriptions" in d["corpora"]:
         read.append("the transcriptions of the training lines (never a validation line)")
+    texts = " and ".join([", ".join(read[:-1]), read[-1]] if len(read) > 1 else read)
     return (
         f"CTC prefix beam search (beam {d['beam']}) with a character {d['order']}-gram "
         f"language model ({config.get('lm_entries', 0):,} entries, weight {d['alpha']}, "
-        f"{d['beta']} per character) learned from {' and '.join(read)}. "
+        f"{d['beta']} per character) learned from {texts}. "
         "`model.set_beam(0)` switches a loaded model to best-path decoding: faster, no LM."
     )
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from training.data import dictionary
 from training.data.charset import Charset, normalize_text
 from training.data.datamodule import DataConfig
 from training.data.sources import doc_split, load_source
@@ -23,7 +24,7 @@ from training.errors import ConfigError, InternalError
 log = logging.getLogger(__name__)
 RADIX = 256  # one symbol per byte of an int64 key: ids + 1 < 256, up to 7 symbols
 MAX_ORDER = 7
-CORPORA = ("dasher", "transcriptions")
+CORPORA = ("dasher", "transcriptions", "gcide")
 
 
 @dataclass
@@ -38,8 +39,9 @@ class DecodeConfig:
     top_k: int = 8  # nor more than this many per frame: bounds the time spent on noise
     discount: float = 0.75  # absolute discount of every n-gram count
     min_count: int = 2  # n-grams of 3+ characters seen fewer times are dropped (file size)
-    # text the LM learns from: Debian dasher sentences (en, fr), and the transcriptions of
-    # the training split of the run's real sources (never its val or test lines)
+    # text the LM learns from: Debian dasher sentences (en, fr), the transcriptions of the
+    # training split of the run's real sources (never its val or test lines), and "gcide":
+    # the prose of the 1913 Webster's (Debian dict-gcide, 21 MB of English)
     corpora: tuple[str, ...] = CORPORA
     transcription_weight: int = 3  # in-domain text counts this many times
 
@@ -118,8 +120,11 @@ class CharNgram:
             keep = cnt >= (min_count if k >= 3 else 1)
             ng_k.append(uniq[keep])
             ng_p.append(p[keep])
-            cx_k.append(ctx)
-            cx_b.append(np.log(gamma))
+            # a context is an n-gram of order k - 1: pruned by the same rule, its back-off
+            # weight is then 1, as in an ARPA file (most contexts of a large text are rare)
+            stored = total >= (min_count if k - 1 >= 3 else 1)
+            cx_k.append(ctx[stored])
+            cx_b.append(np.log(gamma[stored]))
             low_k, low_p = uniq, p  # the next order needs every suffix, pruned or not
         nk, nl = np.concatenate(ng_k), np.log(np.concatenate(ng_p))
         ck, cb = np.concatenate(cx_k), np.concatenate(cx_b)
@@ -133,6 +138,8 @@ def corpus(decode: DecodeConfig, data: DataConfig) -> list[tuple[str, int]]:
     if "dasher" in decode.corpora:
         for lang in ("en", "fr"):
             lines.extend((s, 1) for s in sentences(lang))
+    if "gcide" in decode.corpora:
+        lines.extend((s, 1) for s in dictionary.sentences())
     if "transcriptions" in decode.corpora:
         for src in data.sources:
             if src.format == "synthetic" or src.weight <= 0 or src.split in ("val", "test"):
@@ -146,7 +153,7 @@ def corpus(decode: DecodeConfig, data: DataConfig) -> list[tuple[str, int]]:
     if not lines:
         raise ConfigError(
             f"decode.corpora={list(decode.corpora)} gave no text; install dasher-data "
-            "(`make setup`), add real training sources, or set decode.beam=0"
+            "or dict-gcide (`make setup`), add real training sources, or set decode.beam=0"
         )
     return lines
 

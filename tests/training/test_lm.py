@@ -55,6 +55,21 @@ def test_the_lm_prefers_what_it_read():
     assert int(after_mat.argmax()) == len(cs) - 1  # end of line
 
 
+def test_rare_contexts_are_pruned_like_rare_ngrams():
+    cs = Charset()
+    lines = [("the cat sat", 1), ("the dog", 1)]  # "the" twice, "cat" once
+    stored = build_tables(DecodeConfig(min_count=2), cs, lines)["keys"]
+    contexts = {int(k) // 256 for k in stored[:-1] if int(k) % 256 == 255}  # sentinel dropped
+
+    def key(text: str) -> int:
+        return int(sum(c * 256**i for i, c in enumerate(reversed(cs.encode(text)))))
+
+    assert key("the") in contexts and key("he ") in contexts  # seen twice: kept
+    assert key("cat") not in contexts and key("at") in contexts  # once, but order 2 stays
+    full = build_tables(DecodeConfig(min_count=1), cs, lines)["keys"]
+    assert any(int(k) == key("cat") * 256 + 255 for k in full)
+
+
 def test_corpus_takes_only_training_documents(tmp_path):
     lines = [
         LineSample(np.full((8, 8), 200, np.uint8), f"line of doc {d}", doc=f"doc{d}")

@@ -1,0 +1,97 @@
+"""Which text should the LM learn from? `python -m bench.lm_text --model model_repo/model.pt`.
+
+For each choice of `decode.corpora` it builds the LM as export would (from the run's own
+training sources), tunes alpha and beta on half of each validation set's documents and scores
+the other half (bench.decoding's split), with the exported file's beam settings. The network's
+outputs are computed once. Writes bench/lm_text.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench.decoding import cer, outputs, tuning_half
+from serving.atomic import write_text
+from training.cli import from_dict, run_command
+from training.config import TrainConfig
+from training.data.charset import Charset
+from training.lm import build_tables, corpus
+
+log = logging.getLogger("bench.lm_text")
+CHOICES = ("dasher,transcriptions", "dasher,transcriptions,gcide")
+ALPHAS = (0.3, 0.4, 0.5, 0.6, 0.8)
+BETAS = (1.0, 1.5, 2.0, 2.5)
+
+
+def compare(model: Any, cfg: TrainConfig, data: dict, choice: str) -> dict[str, Any]:
+    """The tuned alpha, beta and held-out CER of an LM learned from the corpora `choice`."""
+    cfg.decode.corpora = tuple(choice.split(","))
+    tables = build_tables(cfg.decode, Charset(cfg.data.charset), corpus(cfg.decode, cfg.data))
+    lm = [tables["keys"], tables["values"]]
+    base = {"beam": model.beam, "prune": model.prune, "top_k": model.top_k}
+    tuning = {k: [x for x in v if tuning_half(x[2])] for k, v in data.items()}
+    held = {k: [x for x in v if not tuning_half(x[2])] for k, v in data.items()}
+    grid = []
+    for alpha in ALPHAS:
+        for beta in BETAS:
+            s = {**base, "alpha": alpha, "beta": beta}
+            grid.append(
+                {
+                    "alpha": alpha,
+                    "beta": beta,
+                    **{k: cer(model, v, s, lm) for k, v in tuning.items()},
+                }
+            )
+            log.info("%s %s", choice, grid[-1])
+    best = min(grid, key=lambda g: sum(g[k] for k in data))
+    s = {**base, "alpha": best["alpha"], "beta": best["beta"]}
+    return {
+        "corpora": choice,
+        "lm_entries": int(tables["keys"].numel()),
+        "lm_megabytes": round((tables["keys"].nbytes + tables["values"].nbytes) / 1e6, 2),
+        "best": {"alpha": best["alpha"], "beta": best["beta"]},
+        "held_out": {k: cer(model, v, s, lm) for k, v in held.items()},
+        "grid": grid,
+    }
+
+
+def run(model_path: Path, folder: Path, out: Path, choices: list[str]) -> dict:
+    """Compare every choice of LM text on the same network outputs; write `out`."""
+    torch.set_num_threads(1)
+    model = torch.jit.load(str(model_path))
+    meta = json.loads(model.meta_json)
+    cfg = from_dict(TrainConfig, meta["training_config"])
+    data = outputs(model, folder)
+    result = {"model": meta["version"], "choices": [compare(model, cfg, data, c) for c in choices]}
+    write_text(out, json.dumps(result, indent=1) + "\n")
+    for c in result["choices"]:
+        log.info(
+            "%s: %s MB, best %s, held-out %s",
+            c["corpora"],
+            c["lm_megabytes"],
+            c["best"],
+            c["held_out"],
+        )
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    p = argparse.ArgumentParser(prog="python -m bench.lm_text", description=__doc__)
+    p.add_argument("--model", type=Path, default=Path("model_repo/model.pt"))
+    p.add_argument("--data", type=Path, default=Path("../shared/data/lines"))
+    p.add_argument("--out", type=Path, default=Path("bench/lm_text.json"))
+    p.add_argument("--choices", nargs="+", default=list(CHOICES), help="comma-separated corpora")
+    args = p.parse_args(argv)
+    return run_command(log, lambda: run(args.model, args.data, args.out, args.choices))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

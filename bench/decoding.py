@@ -79,7 +79,7 @@ def cer(
             ids = decode(
                 lp,
                 tables,
-                model.lm_order,
+                int(settings.get("order", model.lm_order)),
                 int(settings["beam"]),
                 settings["alpha"],
                 settings["beta"],

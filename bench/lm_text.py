@@ -1,9 +1,10 @@
-"""Which text should the LM learn from? `python -m bench.lm_text --model model_repo/model.pt`.
+"""Which LM should a model carry? `python -m bench.lm_text --model model_repo/model.pt`.
 
-For each choice of `decode.corpora` it builds the LM as export would (from the run's own
-training sources), tunes alpha and beta on half of each validation set's documents and scores
-the other half (bench.decoding's split), with the exported file's beam settings. The network's
-outputs are computed once. Writes bench/lm_text.json.
+Each choice is a set of `decode.` overrides on the file's own decode config ("order=7",
+"corpora=dasher,transcriptions,gcide"; "" is the file's): the LM is built as export would
+build it (from the run's own training sources), alpha and beta are tuned on half of each
+validation set's documents and it is scored on the other half (bench.decoding's split), with
+the file's beam settings. The network's outputs are computed once. Writes bench/lm_text.json.
 """
 
 from __future__ import annotations
@@ -19,23 +20,27 @@ import torch
 
 from bench.decoding import cer, outputs, tuning_half
 from serving.atomic import write_text
-from training.cli import from_dict, run_command
+from training.cli import apply_overrides, from_dict, run_command
 from training.config import TrainConfig
 from training.data.charset import Charset
+from training.errors import ConfigError
 from training.lm import build_tables, corpus
 
 log = logging.getLogger("bench.lm_text")
-CHOICES = ("dasher,transcriptions", "dasher,transcriptions,gcide")
+CHOICES = ("", "corpora=dasher,transcriptions,gcide", "order=7", "order=5")
 ALPHAS = (0.3, 0.4, 0.5, 0.6, 0.8)
 BETAS = (1.0, 1.5, 2.0, 2.5)
 
 
 def compare(model: Any, cfg: TrainConfig, data: dict, choice: str) -> dict[str, Any]:
-    """The tuned alpha, beta and held-out CER of an LM learned from the corpora `choice`."""
-    cfg.decode.corpora = tuple(choice.split(","))
-    tables = build_tables(cfg.decode, Charset(cfg.data.charset), corpus(cfg.decode, cfg.data))
+    """The tuned alpha, beta and held-out CER of the LM of `choice` ("key=value;...")."""
+    pairs = [kv.split("=", 1) for kv in choice.split(";") if kv.strip()]
+    if any(len(kv) != 2 for kv in pairs):
+        raise ConfigError(f"choice {choice!r}: write decode overrides as key=value;key=value")
+    decode = apply_overrides(cfg.decode, {k.strip(): v.strip() for k, v in pairs})
+    tables = build_tables(decode, Charset(cfg.data.charset), corpus(decode, cfg.data))
     lm = [tables["keys"], tables["values"]]
-    base = {"beam": model.beam, "prune": model.prune, "top_k": model.top_k}
+    base = {"beam": model.beam, "prune": model.prune, "top_k": model.top_k, "order": decode.order}
     tuning = {k: [x for x in v if tuning_half(x[2])] for k, v in data.items()}
     held = {k: [x for x in v if not tuning_half(x[2])] for k, v in data.items()}
     grid = []
@@ -53,7 +58,9 @@ def compare(model: Any, cfg: TrainConfig, data: dict, choice: str) -> dict[str, 
     best = min(grid, key=lambda g: sum(g[k] for k in data))
     s = {**base, "alpha": best["alpha"], "beta": best["beta"]}
     return {
-        "corpora": choice,
+        "choice": choice,
+        "corpora": ",".join(decode.corpora),
+        "order": decode.order,
         "lm_entries": int(tables["keys"].numel()),
         "lm_megabytes": round((tables["keys"].nbytes + tables["values"].nbytes) / 1e6, 2),
         "best": {"alpha": best["alpha"], "beta": best["beta"]},
@@ -88,7 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", type=Path, default=Path("model_repo/model.pt"))
     p.add_argument("--data", type=Path, default=Path("../shared/data/lines"))
     p.add_argument("--out", type=Path, default=Path("bench/lm_text.json"))
-    p.add_argument("--choices", nargs="+", default=list(CHOICES), help="comma-separated corpora")
+    p.add_argument(
+        "--choices",
+        nargs="+",
+        default=list(CHOICES),
+        help='decode overrides per choice, e.g. "order=7" ("": as exported)',
+    )
     args = p.parse_args(argv)
     return run_command(log, lambda: run(args.model, args.data, args.out, args.choices))
 

@@ -40,9 +40,9 @@ class DecodeConfig:
     discount: float = 0.75  # absolute discount of every n-gram count
     min_count: int = 2  # n-grams of 3+ characters seen fewer times are dropped (file size)
     # text the LM learns from: Debian dasher sentences (en, fr), the transcriptions of the
-    # training split of the run's real sources (never its val or test lines), and "gcide":
-    # the prose of the 1913 Webster's (Debian dict-gcide, 21 MB of English)
-    corpora: tuple[str, ...] = CORPORA
+    # training split of the run's real sources (never its val or test lines); "gcide", the
+    # prose of the 1913 Webster's (Debian dict-gcide, 21 MB of English), only when asked
+    corpora: tuple[str, ...] = ("dasher", "transcriptions")
     transcription_weight: int = 3  # in-domain text counts this many times
 
     def __post_init__(self) -> None:

@@ -38,7 +38,7 @@ class DecodeConfig:
     prune: float = -5.0  # characters under this log-probability at a frame are not tried
     top_k: int = 8  # nor more than this many per frame: bounds the time spent on noise
     discount: float = 0.75  # absolute discount of every n-gram count
-    min_count: int = 2  # n-grams of 3+ characters seen fewer times are dropped (file size)
+    min_count: int = 2  # n-grams and contexts of 3+ characters seen fewer times: dropped (size)
     # text the LM learns from: Debian dasher sentences (en, fr), the transcriptions of the
     # training split of the run's real sources (never its val or test lines); "gcide", the
     # prose of the 1913 Webster's (Debian dict-gcide, 21 MB of English), only when asked

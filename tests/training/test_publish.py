@@ -154,7 +154,9 @@ def test_exported_file_is_logged_as_a_wandb_artifact_on_its_run(repo, monkeypatc
     run_id = wandb_id(run)
     files = list((run / "wandb").glob(f"offline-run-*{run_id}/run-{run_id}.wandb"))
     assert files, list(run.rglob("*.wandb"))
-    data = files[0].read_bytes()
+    # the training run and the publish step each leave a folder under the same id, named
+    # offline-run-DATE_TIME-ID; glob's order is the file system's, so take the latest
+    data = max(files).read_bytes()
     assert b"htr-line-recognizer" in data and config["version"].encode() in data
 
 

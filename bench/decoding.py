@@ -90,24 +90,38 @@ def cer(
     return round(float(char_error_rate(preds, [t for t, _, _ in lines])), 4)
 
 
-def tune(model: torch.jit.ScriptModule, data: dict[str, list[Line]], base: dict) -> dict:
-    """alpha and beta minimising the mean CER of the tuning halves; scores on the other half."""
+def tune(
+    model: torch.jit.ScriptModule,
+    data: dict[str, list[Line]],
+    base: dict,
+    tables: list[torch.Tensor] | None = None,
+    alphas: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6),
+    betas: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0, 2.5),
+) -> dict:
+    """alpha and beta minimising the mean CER of the tuning halves; scores on the other half,
+    with the model's LM or the [keys, values] `tables` of another."""
     grid = []
-    for alpha in (0.3, 0.4, 0.5, 0.6):
-        for beta in (0.5, 1.0, 1.5, 2.0, 2.5):
+    for alpha in alphas:
+        for beta in betas:
             s = {**base, "alpha": alpha, "beta": beta}
-            c = {k: cer(model, [x for x in v if tuning_half(x[2])], s) for k, v in data.items()}
+            c = {
+                k: cer(model, [x for x in v if tuning_half(x[2])], s, tables)
+                for k, v in data.items()
+            }
             grid.append({"alpha": alpha, "beta": beta, "cer": c})
             log.info("alpha %.1f beta %.1f: %s", alpha, beta, c)
     best = min(grid, key=lambda g: sum(g["cer"].values()))
     s = {**base, "alpha": best["alpha"], "beta": best["beta"]}
-    held = {k: [x for x in v if not tuning_half(x[2])] for k, v in data.items()}
     return {
         "grid": grid,
         "best": {"alpha": best["alpha"], "beta": best["beta"]},
-        "held_out": {k: cer(model, v, s) for k, v in held.items()},
-        "held_out_best_path": {k: cer(model, v, {**s, "beam": 0}) for k, v in held.items()},
+        "held_out": {k: cer(model, v, s, tables) for k, v in held_out(data).items()},
     }
+
+
+def held_out(data: dict[str, list[Line]]) -> dict[str, list[Line]]:
+    """The lines of the documents the weights are not tuned on."""
+    return {k: [x for x in v if not tuning_half(x[2])] for k, v in data.items()}
 
 
 def trade_off(model: torch.jit.ScriptModule, data: dict[str, list[Line]], s: dict) -> list:
@@ -159,6 +173,8 @@ def run(model_path: Path, folder: Path, out: Path) -> dict:
     data = outputs(model, folder)
     base = {"beam": model.beam, "prune": model.prune, "top_k": model.top_k}
     result = {"model": json.loads(model.meta_json)["version"], **tune(model, data, base)}
+    greedy = {**base, **result["best"], "beam": 0}
+    result["held_out_best_path"] = {k: cer(model, v, greedy) for k, v in held_out(data).items()}
     result["trade_off"] = trade_off(model, data, {**base, **result["best"]})
     result["text_overlap"] = text_overlap(folder)
     write_text(out, json.dumps(result, indent=1) + "\n")

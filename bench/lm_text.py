@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from bench.decoding import cer, outputs, tuning_half
+from bench.decoding import outputs, tune
 from serving.atomic import write_text
 from training.cli import apply_overrides, from_dict, run_command
 from training.config import TrainConfig
@@ -41,31 +41,14 @@ def compare(model: Any, cfg: TrainConfig, data: dict, choice: str) -> dict[str, 
     tables = build_tables(decode, Charset(cfg.data.charset), corpus(decode, cfg.data))
     lm = [tables["keys"], tables["values"]]
     base = {"beam": model.beam, "prune": model.prune, "top_k": model.top_k, "order": decode.order}
-    tuning = {k: [x for x in v if tuning_half(x[2])] for k, v in data.items()}
-    held = {k: [x for x in v if not tuning_half(x[2])] for k, v in data.items()}
-    grid = []
-    for alpha in ALPHAS:
-        for beta in BETAS:
-            s = {**base, "alpha": alpha, "beta": beta}
-            grid.append(
-                {
-                    "alpha": alpha,
-                    "beta": beta,
-                    **{k: cer(model, v, s, lm) for k, v in tuning.items()},
-                }
-            )
-            log.info("%s %s", choice, grid[-1])
-    best = min(grid, key=lambda g: sum(g[k] for k in data))
-    s = {**base, "alpha": best["alpha"], "beta": best["beta"]}
+    log.info("choice %r", choice)
     return {
         "choice": choice,
         "corpora": ",".join(decode.corpora),
         "order": decode.order,
         "lm_entries": int(tables["keys"].numel()),
         "lm_megabytes": round((tables["keys"].nbytes + tables["values"].nbytes) / 1e6, 2),
-        "best": {"alpha": best["alpha"], "beta": best["beta"]},
-        "held_out": {k: cer(model, v, s, lm) for k, v in held.items()},
-        "grid": grid,
+        **tune(model, data, base, lm, ALPHAS, BETAS),
     }
 
 
@@ -80,8 +63,8 @@ def run(model_path: Path, folder: Path, out: Path, choices: list[str]) -> dict:
     write_text(out, json.dumps(result, indent=1) + "\n")
     for c in result["choices"]:
         log.info(
-            "%s: %s MB, best %s, held-out %s",
-            c["corpora"],
+            "%r: %s MB, best %s, held-out %s",
+            c["choice"],
             c["lm_megabytes"],
             c["best"],
             c["held_out"],

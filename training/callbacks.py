@@ -1,4 +1,4 @@
-"""Callbacks: checkpoint on preemption, sample predictions for people, throughput."""
+"""Callbacks: checkpoint on preemption, weight averaging, sample predictions, throughput."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import EMAWeightAveraging
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
@@ -33,6 +34,19 @@ class PreemptionCheckpoint(L.Callback):
             self.path,
         )
         trainer.save_checkpoint(self.path)
+
+
+class AveragedWeights(EMAWeightAveraging):
+    """An exponential moving average of the weights: validated, checkpointed and exported.
+
+    Lightning's callback copies the average over the raw weights when fit ends; the checkpoint
+    saved after fit then holds only the average, and a run continued from it (a longer
+    max_time) would train on from the average. Keeping the raw weights in the module keeps
+    both in every checkpoint: the average in `state_dict`, the raw in `current_model_state`.
+    """
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        pass
 
 
 class ValidateAtTheEnd(L.Callback):

@@ -26,6 +26,16 @@ class OptimConfig:
     # the decay ends at lr * this, at trainer.max_steps or trainer.max_time, whichever is first
     min_lr_ratio: float = 0.05
     grad_clip: float = 5.0  # clip the gradient norm: CTC spikes early on
+    # validate, checkpoint and export an exponential moving average of the weights, with this
+    # decay per step (0.999: the last ~1,000 steps); 0 trains and saves the raw weights
+    ema_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(
+                f"optim.ema_decay={self.ema_decay}; choose 0 (off) or a decay in (0, 1), "
+                "such as 0.999"
+            )
 
 
 @dataclass

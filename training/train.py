@@ -13,12 +13,13 @@ from typing import Any
 import lightning as L
 import torch
 import yaml
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from serving.atomic import write_text
 from training.callbacks import (
+    AveragedWeights,
     PreemptionCheckpoint,
     SamplePredictions,
     Throughput,
@@ -95,7 +96,7 @@ def build_trainer(cfg: TrainConfig, run: Path) -> L.Trainer:
     """A Lightning Trainer from the config's trainer section."""
     t = cfg.trainer
     ckpt_dir = run / "checkpoints"
-    callbacks = [
+    callbacks: list[Callback] = [
         ModelCheckpoint(
             dirpath=ckpt_dir,
             filename="best-{step}",
@@ -111,6 +112,10 @@ def build_trainer(cfg: TrainConfig, run: Path) -> L.Trainer:
         ValidateAtTheEnd(),
         LearningRateMonitor(logging_interval="step"),
     ]
+    if cfg.optim.ema_decay:
+        # Validation and checkpoints (so best, test and export) see the averaged weights;
+        # the raw ones travel in each checkpoint too, so a resumed run continues both.
+        callbacks.append(AveragedWeights(decay=cfg.optim.ema_decay))
     devices: Any = int(t.devices) if t.devices.isdigit() else t.devices
     return L.Trainer(
         accelerator=t.accelerator,

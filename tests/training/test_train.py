@@ -17,6 +17,7 @@ from torchmetrics.functional.text import char_error_rate
 from training.data.batching import collate
 from training.data.datamodule import Lines
 from training.data.synthetic import SyntheticConfig, SyntheticLines
+from training.errors import ConfigError
 from training.module import LitRecognizer
 from training.train import train
 
@@ -229,3 +230,33 @@ def test_the_gpu_preset_without_a_gpu_fails_at_once_naming_the_key(tmp_path):
     with pytest.raises(ConfigError, match=r"trainer.accelerator='gpu'.*--trainer.accelerator cpu"):
         train(cfg)
     assert not (tmp_path / "gpu").exists()  # nothing written, no data read
+
+
+def test_ema_checkpoints_hold_the_average_and_a_resumed_run_continues_it(tiny, monkeypatch):
+    import training.train as train_mod
+
+    cfg = tiny(trainer__max_steps=8, optim__ema_decay=0.5)
+    build = train_mod.build_trainer
+
+    def with_sigterm(c, run):
+        trainer = build(c, run)
+        trainer.callbacks.append(_Sigterm(at=3))
+        return trainer
+
+    monkeypatch.setattr(train_mod, "build_trainer", with_sigterm)
+    with pytest.raises(SystemExit):
+        train(cfg)
+    monkeypatch.setattr(train_mod, "build_trainer", build)
+    last = Path(cfg.log.root) / "tiny" / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=False)["averaging_state"]["n_averaged"] == 3
+    train(tiny(trainer__max_steps=8, optim__ema_decay=0.5))
+    saved = torch.load(last, weights_only=False)
+    assert saved["averaging_state"]["n_averaged"] == 8  # the average went on, not restarted
+    averaged, raw = saved["state_dict"], saved["current_model_state"]
+    name = next(k for k, v in raw.items() if v.is_floating_point() and v.dim() > 1)
+    assert not torch.equal(averaged[name], raw[name])  # export reads the averaged weights
+
+
+def test_an_ema_decay_of_one_fails_naming_the_key(tiny):
+    with pytest.raises(ConfigError, match=r"optim\.ema_decay=1\.0.*0\.999"):
+        tiny(optim__ema_decay=1.0)

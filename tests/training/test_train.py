@@ -257,6 +257,32 @@ def test_ema_checkpoints_hold_the_average_and_a_resumed_run_continues_it(tiny, m
     assert not torch.equal(averaged[name], raw[name])  # export reads the averaged weights
 
 
+class _TestedWeights(L.Callback):
+    """Records the module's weights when the test stage starts."""
+
+    def on_test_start(self, trainer, pl_module):
+        self.state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+
+
+def test_the_test_stage_scores_the_averaged_weights_that_export_reads(tiny, monkeypatch):
+    import training.train as train_mod
+
+    build, seen = train_mod.build_trainer, _TestedWeights()
+
+    def recording(c, run):
+        trainer = build(c, run)
+        trainer.callbacks.append(seen)
+        return trainer
+
+    monkeypatch.setattr(train_mod, "build_trainer", recording)
+    summary = train(tiny(trainer__max_steps=8, optim__ema_decay=0.5))
+    best = torch.load(summary["best_checkpoint"], weights_only=False)
+    averaged, raw = best["state_dict"], best["current_model_state"]
+    name = next(k for k, v in raw.items() if v.is_floating_point() and v.dim() > 1)
+    assert not torch.equal(averaged[name], raw[name])
+    assert torch.equal(seen.state[name], averaged[name])  # not the raw weights of that step
+
+
 def test_an_ema_decay_of_one_fails_naming_the_key(tiny):
     with pytest.raises(ConfigError, match=r"optim\.ema_decay=1\.0.*0\.999"):
         tiny(optim__ema_decay=1.0)

@@ -153,8 +153,8 @@ def preset(name: str) -> TrainConfig:
         cfg.model.depth = (1, 1, 2, 2)
         cfg.model.crop = True  # lines cropped to their ink: the ink, not the paper, fills them
         # 64 px was 3 points better than 40 at the same step for about twice the step time; 48 px
-        # with channel dropout trained as many lines/s as 40 px had and ended 0.5-1.6 points
-        # better with the LM (docs/training-runs.md, "48-px input")
+        # with channel dropout trained 55 lines/s (the 40-px runs: 54-63) and ended 0.5-1.6
+        # points better with the LM (docs/training-runs.md, "48-px input")
         cfg.model.height = cfg.data.height = 48
         cfg.optim.ema_decay = 0.999  # validate and export the average of the last ~1,000 steps
         cfg.trainer.max_time = "00:02:00:00"

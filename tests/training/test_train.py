@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import lightning as L
@@ -89,6 +91,23 @@ def test_overfits_a_tiny_batch_to_zero_cer(tiny):
     assert cer == 0.0, (preds, batch["texts"])
 
 
+@contextlib.contextmanager
+def _running(callback: L.Callback) -> Iterator[None]:
+    """`train` inside the block builds trainers that also run `callback`."""
+    import training.train as train_mod
+
+    build = train_mod.build_trainer
+
+    def building(cfg, run):
+        trainer = build(cfg, run)
+        trainer.callbacks.append(callback)
+        return trainer
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(train_mod, "build_trainer", building)
+        yield
+
+
 class _Sigterm(L.Callback):
     """Sends this process SIGTERM after `at` steps, as a preempted instance would receive."""
 
@@ -100,21 +119,10 @@ class _Sigterm(L.Callback):
             os.kill(os.getpid(), signal.SIGTERM)
 
 
-def test_sigterm_saves_and_rerun_continues_at_the_same_step(tiny, monkeypatch):
-    import training.train as train_mod
-
+def test_sigterm_saves_and_rerun_continues_at_the_same_step(tiny):
     cfg = tiny(trainer__max_steps=8)
-    build = train_mod.build_trainer
-
-    def with_sigterm(c, run):
-        trainer = build(c, run)
-        trainer.callbacks.append(_Sigterm(at=3))
-        return trainer
-
-    monkeypatch.setattr(train_mod, "build_trainer", with_sigterm)
-    with pytest.raises(SystemExit):
+    with _running(_Sigterm(at=3)), pytest.raises(SystemExit):
         train(cfg)
-    monkeypatch.setattr(train_mod, "build_trainer", build)
     last = Path(cfg.log.root) / "tiny" / "checkpoints" / "last.ckpt"
     saved = torch.load(last, weights_only=False)
     assert saved["global_step"] == 3
@@ -232,29 +240,24 @@ def test_the_gpu_preset_without_a_gpu_fails_at_once_naming_the_key(tmp_path):
     assert not (tmp_path / "gpu").exists()  # nothing written, no data read
 
 
-def test_ema_checkpoints_hold_the_average_and_a_resumed_run_continues_it(tiny, monkeypatch):
-    import training.train as train_mod
+def _a_weight(checkpoint: dict) -> tuple[str, torch.Tensor, torch.Tensor]:
+    """A weight matrix of an EMA checkpoint: its name, average (`state_dict`) and raw value."""
+    averaged, raw = checkpoint["state_dict"], checkpoint["current_model_state"]
+    name = next(k for k, v in raw.items() if v.is_floating_point() and v.dim() > 1)
+    return name, averaged[name], raw[name]
 
+
+def test_ema_checkpoints_hold_the_average_and_a_resumed_run_continues_it(tiny):
     cfg = tiny(trainer__max_steps=8, optim__ema_decay=0.5)
-    build = train_mod.build_trainer
-
-    def with_sigterm(c, run):
-        trainer = build(c, run)
-        trainer.callbacks.append(_Sigterm(at=3))
-        return trainer
-
-    monkeypatch.setattr(train_mod, "build_trainer", with_sigterm)
-    with pytest.raises(SystemExit):
+    with _running(_Sigterm(at=3)), pytest.raises(SystemExit):
         train(cfg)
-    monkeypatch.setattr(train_mod, "build_trainer", build)
     last = Path(cfg.log.root) / "tiny" / "checkpoints" / "last.ckpt"
     assert torch.load(last, weights_only=False)["averaging_state"]["n_averaged"] == 3
     train(tiny(trainer__max_steps=8, optim__ema_decay=0.5))
     saved = torch.load(last, weights_only=False)
     assert saved["averaging_state"]["n_averaged"] == 8  # the average went on, not restarted
-    averaged, raw = saved["state_dict"], saved["current_model_state"]
-    name = next(k for k, v in raw.items() if v.is_floating_point() and v.dim() > 1)
-    assert not torch.equal(averaged[name], raw[name])  # export reads the averaged weights
+    _, averaged, raw = _a_weight(saved)
+    assert not torch.equal(averaged, raw)  # export reads the averaged weights
 
 
 class _TestedWeights(L.Callback):
@@ -264,23 +267,13 @@ class _TestedWeights(L.Callback):
         self.state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
 
 
-def test_the_test_stage_scores_the_averaged_weights_that_export_reads(tiny, monkeypatch):
-    import training.train as train_mod
-
-    build, seen = train_mod.build_trainer, _TestedWeights()
-
-    def recording(c, run):
-        trainer = build(c, run)
-        trainer.callbacks.append(seen)
-        return trainer
-
-    monkeypatch.setattr(train_mod, "build_trainer", recording)
-    summary = train(tiny(trainer__max_steps=8, optim__ema_decay=0.5))
-    best = torch.load(summary["best_checkpoint"], weights_only=False)
-    averaged, raw = best["state_dict"], best["current_model_state"]
-    name = next(k for k, v in raw.items() if v.is_floating_point() and v.dim() > 1)
-    assert not torch.equal(averaged[name], raw[name])
-    assert torch.equal(seen.state[name], averaged[name])  # not the raw weights of that step
+def test_the_test_stage_scores_the_averaged_weights_that_export_reads(tiny):
+    seen = _TestedWeights()
+    with _running(seen):
+        summary = train(tiny(trainer__max_steps=8, optim__ema_decay=0.5))
+    name, averaged, raw = _a_weight(torch.load(summary["best_checkpoint"], weights_only=False))
+    assert not torch.equal(averaged, raw)
+    assert torch.equal(seen.state[name], averaged)  # not the raw weights of that step
 
 
 def test_an_ema_decay_of_one_fails_naming_the_key(tiny):

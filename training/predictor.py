@@ -10,6 +10,7 @@ from torch import nn
 
 from training.beam import beam_search
 from training.ctc import greedy_decode
+from training.fold import fold_batch_norm
 from training.model import Recognizer
 from training.preprocess import fit_height, normalise_polarity, to_grey, to_ink
 
@@ -33,8 +34,9 @@ class LinePredictor(nn.Module):
     ) -> None:
         super().__init__()
         # NHWC conv weights and inputs: oneDNN's fast layout, as in training, and at batch 1
-        # on one thread too (BENCHMARKS.md's best-path latency)
-        self.model = model.eval().to(memory_format=torch.channels_last)
+        # on one thread too (BENCHMARKS.md's best-path latency); batch norm folded into the
+        # convolutions (a copy: the trained module is left as it was)
+        self.model = fold_batch_norm(model).to(memory_format=torch.channels_last)
         self.chars: List[str] = list(chars)  # noqa: UP006
         self.height = height
         self.stride = stride

@@ -7,7 +7,7 @@ CTC classes (the last symbol lowest), and their log p(next | context) or log bac
 from __future__ import annotations
 
 import math
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import torch
 
@@ -34,9 +34,21 @@ def lm_logp(
     empty context), or -256 where the line starts less than j symbols back: its queries are
     negative and match nothing. `keys` holds n-grams (context * 256 + class) and contexts
     (context * 256 + 255, whose value is the log back-off weight), sorted, ending in a
-    sentinel. Few tensor ops: at one call per frame, their overhead is the search's cost.
+    sentinel.
     """
     n = contexts.size(1)
+    return _lm_logp(keys, values, contexts, nxt, torch.arange(1, 2 * n + 1) % (n + 1))
+
+
+def _lm_logp(
+    keys: torch.Tensor,
+    values: torch.Tensor,
+    contexts: torch.Tensor,
+    nxt: torch.Tensor,
+    after: torch.Tensor,
+) -> torch.Tensor:
+    """`lm_logp` given `after` ([1, ..., n, 0, ..., n - 1]), made once per line: at one call
+    per frame, the number of tensor ops is the LM's cost."""
     query = torch.cat([contexts + nxt[:, None], contexts + 255], 1)  # (Q, 2N)
     pos = torch.searchsorted(keys, query)
     hit = keys[pos] == query
@@ -44,15 +56,14 @@ def lm_logp(
     # it keeps): the longest is the one whose next column misses, and the back-off weights
     # to add are those of the contexts whose n-gram missed. Column n, the empty context's
     # weight, is never stored: it is the miss after the longest order.
-    after = torch.arange(1, 2 * n + 1) % (n + 1)  # [1, ..., n, 0, ..., n - 1]
     return (values[pos] * (hit & ~hit[:, after])).sum(1)
 
 
-def _extend(contexts: List[int], c: int) -> List[int]:
-    """Contexts of a prefix after appending class `c` (see `lm_logp`)."""
+def _extend(context: List[int], c: int) -> List[int]:
+    """LM contexts of a prefix after appending class `c` (see `lm_logp`)."""
     out = [0]
-    for j in range(1, len(contexts)):
-        out.append(256 * (c + contexts[j - 1]) if contexts[j - 1] >= 0 else -256)
+    for j in range(1, len(context)):
+        out.append(256 * (c + context[j - 1]) if context[j - 1] >= 0 else -256)
     return out
 
 
@@ -60,85 +71,25 @@ def _nth(scores: List[float], n: int) -> float:
     """The n-th largest of `scores`, or -1e30 if there are fewer."""
     if len(scores) < n:
         return -1.0e30
-    scores.sort(reverse=True)
-    return scores[n - 1]
-
-
-def _add_lm(
-    cand: "Beams",
-    prev: "Beams",
-    n: int,
-    cache: Dict[int, Dict[int, float]],
-    tables: List[torch.Tensor],  # [keys, values]
-    alpha: float,
-) -> None:
-    """Add alpha * log p(char | prefix) to each new prefix: from `cache`, or from one LM call
-    for those that can still make the top n; the others drop out.
-
-    LM log-probabilities are at most 0, so a new prefix that scores under the n-th best
-    fully scored candidate before its LM term cannot make the top n.
-    """
-    known: List[float] = []  # full scores so far: prefixes that stay, cached extensions
-    pending: List[int] = []
-    for j in range(len(cand.hashes)):
-        c = cand.char[j]
-        if c > 0:
-            h = prev.hashes[cand.parent[j]]
-            if h not in cache:
-                fresh: Dict[int, float] = {}
-                cache[h] = fresh
-            scores = cache[h]
-            if c not in scores:
-                pending.append(j)
-                continue
-            cand.lm[j] += scores[c]
-        known.append(_lse(cand.pb[j], cand.pnb[j]) + cand.lm[j])
-    floor = _nth(known, n) if alpha >= 0.0 else -1.0e30
-    ctxs: List[int] = []  # flat (Q, order): one tensor from a flat list is the fast path
-    hs: List[int] = []
-    nxt: List[int] = []
-    at: List[int] = []
-    for j in pending:
-        if _lse(cand.pb[j], cand.pnb[j]) + cand.lm[j] < floor:
-            cand.lm[j] = -1.0e30
-            continue
-        i = cand.parent[j]
-        ctxs.extend(prev.contexts[i])
-        hs.append(prev.hashes[i])
-        nxt.append(cand.char[j])
-        at.append(j)
-    if len(nxt) == 0:
-        return
-    contexts = torch.tensor(ctxs).view(len(nxt), -1)
-    lm: List[float] = lm_logp(tables[0], tables[1], contexts, torch.tensor(nxt)).tolist()
-    for k in range(len(nxt)):
-        s = alpha * lm[k]
-        cache[hs[k]][nxt[k]] = s
-        cand.lm[at[k]] += s
+    ranked = scores.copy()
+    ranked.sort(reverse=True)
+    return ranked[n - 1]
 
 
 class Beams:
-    """Prefixes alive after a frame: trie nodes, hashes, LM contexts and log-probabilities."""
+    """Prefixes alive after a frame, or a frame's candidates: parallel lists (functions read
+    them into locals first: an attribute read costs as much as the list read)."""
 
     def __init__(self) -> None:
-        self.nodes: List[int] = []  # index into the trie (Trie)
         self.hashes: List[int] = []  # equal prefixes have equal hashes
+        self.nodes: List[int] = []  # index into the trie (Trie)
+        self.last: List[int] = []  # the prefix's last class (0: empty prefix)
         self.contexts: List[List[int]] = []  # LM contexts (lm_logp)
         self.pb: List[float] = []  # log p(prefix, path ends in blank)
         self.pnb: List[float] = []  # log p(prefix, path ends in its last char)
         self.lm: List[float] = []  # alpha * log p_lm + beta * length
-        self.parent: List[int] = []  # for new prefixes: the beam they extend
-        self.char: List[int] = []  # and the class appended (0: not new)
-
-    def add(self, h: int, parent: int, char: int, lm: float) -> int:
-        """Append a prefix with zero probability; its index."""
-        self.hashes.append(h)
-        self.parent.append(parent)
-        self.char.append(char)
-        self.pb.append(-1.0e30)
-        self.pnb.append(-1.0e30)
-        self.lm.append(lm)
-        return len(self.hashes) - 1
+        self.parent: List[int] = []  # candidates: the beam they come from
+        self.char: List[int] = []  # and the class appended (0: a stay)
 
 
 class Trie:
@@ -147,11 +98,6 @@ class Trie:
     def __init__(self) -> None:
         self.parent: List[int] = [-1]
         self.char: List[int] = [0]
-
-    def grow(self, node: int, char: int) -> int:
-        self.parent.append(node)
-        self.char.append(char)
-        return len(self.char) - 1
 
     def classes(self, node: int) -> List[int]:
         out: List[int] = []
@@ -162,53 +108,175 @@ class Trie:
         return out
 
 
-def _keep(cand: Beams, prev: Beams, trie: Trie, n: int) -> Beams:
-    """The n most probable candidates (CTC times LM); new prefixes get a node and a context."""
-    scores = [_lse(cand.pb[j], cand.pnb[j]) + cand.lm[j] for j in range(len(cand.hashes))]
-    keep: List[int] = torch.tensor(scores).topk(min(n, len(scores))).indices.tolist()
+def _stays(b: Beams, row: List[float]) -> Tuple[Beams, Dict[int, int]]:
+    """The candidates of a frame that keep their prefix (blank or repeat), indexed by hash."""
+    hashes, last, pb, pnb = b.hashes, b.last, b.pb, b.pnb
     out = Beams()
-    for j in keep:
-        i, c = cand.parent[j], cand.char[j]
+    out.hashes = hashes.copy()
+    out.lm = b.lm.copy()
+    out.parent = list(range(len(hashes)))
+    out.char = [0] * len(hashes)
+    out_pb, out_pnb = out.pb, out.pnb
+    index: Dict[int, int] = {}
+    for i in range(len(hashes)):
+        index[hashes[i]] = i
+        out_pb.append(_lse(pb[i], pnb[i]) + row[0])
+        out_pnb.append(pnb[i] + row[last[i]] if last[i] > 0 else -1.0e30)
+    return out, index
+
+
+def _frame(b: Beams, row: List[float], chars: List[int], beta: float, n: int) -> Beams:
+    """Every prefix stays (blank, repeat) or grows by one of `chars`; equal prefixes merge.
+
+    New prefixes get the bonus `beta` but not yet their LM term (`_add_lm`). One that would
+    score under all n stays even before its LM term (at most 0) cannot make the top n: it
+    is not made, unless it merges into a stay."""
+    out, index = _stays(b, row)
+    hashes, last, pb, pnb, lm = b.hashes, b.last, b.pb, b.pnb, b.lm
+    c_hash, c_par, c_char = out.hashes, out.parent, out.char
+    c_pb, c_pnb, c_lm = out.pb, out.pnb, out.lm
+    floor = _nth([_lse(c_pb[j], c_pnb[j]) + c_lm[j] for j in range(len(hashes))], n)
+    for i in range(len(hashes)):
+        h, tail, blank_end = hashes[i], last[i], pb[i]
+        total = _lse(blank_end, pnb[i])
+        for c in chars:
+            g = (h * 257 + c) % 9007199254740881
+            p = (blank_end if c == tail else total) + row[c]
+            j = index.get(g, -1)
+            if j >= 0:
+                c_pnb[j] = _lse(c_pnb[j], p)
+            elif p + lm[i] + beta >= floor:
+                index[g] = len(c_hash)
+                c_hash.append(g)
+                c_par.append(i)
+                c_char.append(c)
+                c_pb.append(-1.0e30)
+                c_pnb.append(p)
+                c_lm.append(lm[i] + beta)
+    return out
+
+
+def _add_lm(
+    cand: Beams,
+    prev: Beams,
+    n: int,
+    cache: Dict[int, float],
+    tables: List[torch.Tensor],  # [keys, values, after]
+    alpha: float,
+) -> List[float]:
+    """Add alpha * log p(char | prefix) to each new prefix: from `cache` (by the new prefix's
+    hash), or from one LM call for those that can still make the top n; the others drop
+    out. Returns every candidate's score.
+
+    LM log-probabilities are at most 0, so a new prefix that scores under the n-th best
+    fully scored candidate before its LM term cannot make the top n.
+    """
+    c_hash, c_char, c_par, c_lm = cand.hashes, cand.char, cand.parent, cand.lm
+    c_pb, c_pnb = cand.pb, cand.pnb
+    scores: List[float] = []
+    known: List[float] = []  # full scores so far: stays, cached extensions
+    pending: List[int] = []
+    for j in range(len(c_hash)):
+        if c_char[j] > 0:  # a new prefix: no path of it ends in a blank yet
+            s = c_pnb[j] + c_lm[j]
+            v = cache.get(c_hash[j], 1.0)  # 1.0: not asked yet (LM terms are at most 0)
+            if v > 0.0:
+                pending.append(j)
+                scores.append(s)
+                continue
+            c_lm[j] += v
+            s += v
+        else:
+            s = _lse(c_pb[j], c_pnb[j]) + c_lm[j]
+        known.append(s)
+        scores.append(s)
+    floor = _nth(known, n)
+    contexts = prev.contexts
+    ctxs: List[int] = []  # flat (Q, order): one tensor from a flat list is the fast path
+    nxt: List[int] = []
+    at: List[int] = []
+    for j in pending:
+        if scores[j] < floor:
+            c_lm[j] = -1.0e30
+            scores[j] = -1.0e30
+            continue
+        ctxs.extend(contexts[c_par[j]])
+        nxt.append(c_char[j])
+        at.append(j)
+    if len(nxt) > 0:
+        q = torch.tensor(ctxs).view(len(nxt), -1)
+        lm: List[float] = _lm_logp(tables[0], tables[1], q, torch.tensor(nxt), tables[2]).tolist()
+        for k in range(len(nxt)):
+            j, v = at[k], alpha * lm[k]
+            cache[c_hash[j]] = v
+            c_lm[j] += v
+            scores[j] += v
+    return scores
+
+
+def _best(scores: List[float], n: int) -> List[int]:
+    """Indices of the n highest scores: all above the n-th, then ties with it in order."""
+    ranked = scores.copy()
+    ranked.sort(reverse=True)
+    floor = ranked[min(n, len(ranked)) - 1]
+    best: List[int] = []
+    for j in range(len(scores)):
+        if scores[j] > floor:
+            best.append(j)
+    for j in range(len(scores)):
+        if scores[j] == floor and len(best) < n:
+            best.append(j)
+    return best
+
+
+def _keep(cand: Beams, scores: List[float], prev: Beams, trie: Trie, n: int) -> Beams:
+    """The n best-scoring candidates (CTC times LM); new prefixes get a trie node and
+    their LM context."""
+    c_par, c_char = cand.parent, cand.char
+    p_nodes, p_last, p_ctx = prev.nodes, prev.last, prev.contexts
+    out = Beams()
+    for j in _best(scores, n):
+        i, c = c_par[j], c_char[j]
         out.hashes.append(cand.hashes[j])
         out.pb.append(cand.pb[j])
         out.pnb.append(cand.pnb[j])
         out.lm.append(cand.lm[j])
-        out.nodes.append(prev.nodes[i] if c == 0 else trie.grow(prev.nodes[i], c))
-        out.contexts.append(prev.contexts[i] if c == 0 else _extend(prev.contexts[i], c))
+        if c == 0:
+            out.nodes.append(p_nodes[i])
+            out.last.append(p_last[i])
+            out.contexts.append(p_ctx[i])
+        else:
+            trie.parent.append(p_nodes[i])
+            trie.char.append(c)
+            out.nodes.append(len(trie.char) - 1)
+            out.last.append(c)
+            out.contexts.append(_extend(p_ctx[i], c))
     return out
 
 
-def _blank_frame(b: Beams, trie: Trie, row: List[float]) -> None:
+def _blank_frame(b: Beams, row: List[float]) -> None:
     """A frame where no character is likely: every prefix stays, nothing merges."""
-    for i in range(len(b.hashes)):
-        last = trie.char[b.nodes[i]]
-        stay = b.pnb[i] + row[last] if last > 0 else -1.0e30
-        b.pb[i] = _lse(b.pb[i], b.pnb[i]) + row[0]
-        b.pnb[i] = stay
+    pb, pnb, last = b.pb, b.pnb, b.last
+    blank = row[0]
+    for i in range(len(pb)):
+        tail = last[i]
+        stay = pnb[i] + row[tail] if tail > 0 else -1.0e30
+        pb[i] = _lse(pb[i], pnb[i]) + blank
+        pnb[i] = stay
 
 
-def _frame(b: Beams, trie: Trie, row: List[float], chars: List[int], beta: float) -> Beams:
-    """Every prefix stays (blank, repeat) or grows by one of `chars`; equal prefixes merge.
-
-    New prefixes get the bonus `beta` but not yet their LM term (`_add_lm`)."""
-    out = Beams()
-    index: Dict[int, int] = {}
-    for i in range(len(b.hashes)):  # stays first: an extension may equal another's prefix
-        index[b.hashes[i]] = out.add(b.hashes[i], i, 0, b.lm[i])
-    for i in range(len(b.hashes)):
-        h, total, last = b.hashes[i], _lse(b.pb[i], b.pnb[i]), trie.char[b.nodes[i]]
-        j = index[h]
-        out.pb[j] = _lse(out.pb[j], total + row[0])
-        if last > 0:
-            out.pnb[j] = _lse(out.pnb[j], b.pnb[i] + row[last])
-        for c in chars:
-            g = (h * 257 + c) % 9007199254740881
-            j = index.get(g, -1)
-            if j < 0:
-                j = out.add(g, i, c, b.lm[i] + beta)
-                index[g] = j
-            out.pnb[j] = _lse(out.pnb[j], (b.pb[i] if c == last else total) + row[c])
-    return out
+def _candidates(log_probs: torch.Tensor, top_k: int, prune: float) -> List[List[int]]:
+    """Per frame, the classes (blank excluded) among its `top_k` likeliest above `prune`."""
+    cands: List[List[int]] = []
+    for _ in range(log_probs.size(0)):
+        none: List[int] = []
+        cands.append(none)
+    best, ids = log_probs[:, 1:].topk(min(top_k, log_probs.size(1) - 1), dim=1)  # (T, K)
+    hits: List[List[int]] = (best > prune).nonzero().tolist()
+    chars: List[List[int]] = ids.tolist()
+    for tk in hits:
+        cands[tk[0]].append(chars[tk[0]][tk[1]] + 1)
+    return cands
 
 
 def beam_search(
@@ -225,38 +293,40 @@ def beam_search(
 
     Scores are log p_ctc + alpha * log p_lm + beta * length. At each frame only the `top_k`
     likeliest chars above `prune` are tried: frames where only the blank is likely cost
-    almost nothing, and noise (every char equally likely) costs a bounded time.
+    almost nothing, and noise (every char equally likely) costs a bounded time. Prefixes
+    that cannot make the beam are neither made nor sent to the LM: same result, less time.
+    The code is written for TorchScript's interpreter, where every op costs about the same
+    whatever it does: lists read into locals, few tensor ops per frame (docs/decoding.md).
     """
+    if alpha < 0.0:  # the bounds that skip prefixes hold because an LM term is at most 0
+        raise ValueError(f"LM weight alpha={alpha}; use 0 (no LM) or more")
     bos, eos = log_probs.size(1) + 1, log_probs.size(1)  # the LM's classes past the charset
     rows: List[List[float]] = log_probs.float().tolist()
-    cands: List[List[int]] = []
-    for _ in range(len(rows)):
-        none: List[int] = []
-        cands.append(none)
-    best, ids = log_probs[:, 1:].topk(min(top_k, log_probs.size(1) - 1), dim=1)  # (T, K)
-    hits: List[List[int]] = (best > prune).nonzero().tolist()
-    chars: List[List[int]] = ids.tolist()
-    for tk in hits:
-        cands[tk[0]].append(chars[tk[0]][tk[1]] + 1)
+    cands = _candidates(log_probs, top_k, prune)
+    lm_tables = [tables[0], tables[1], torch.arange(1, 2 * order + 1) % (order + 1)]
     trie = Trie()
     b = Beams()
-    b.add(0, 0, 0, 0.0)
-    b.pb[0] = 0.0
-    b.nodes.append(0)
-    b.contexts.append(([0, 256 * bos] + [-256] * order)[:order])  # after "BOS"
-    cache: Dict[int, Dict[int, float]] = {}
+    b.hashes, b.nodes, b.last = [0], [0], [0]
+    b.pb, b.pnb, b.lm = [0.0], [-1.0e30], [0.0]
+    b.contexts = [([0, 256 * bos] + [-256] * order)[:order]]  # after "BOS"
+    cache: Dict[int, float] = {}
     for t in range(len(rows)):
         if len(cands[t]) == 0:
-            _blank_frame(b, trie, rows[t])
+            _blank_frame(b, rows[t])
             continue
-        cand = _frame(b, trie, rows[t], cands[t], beta)
-        _add_lm(cand, b, beam, cache, tables, alpha)
-        b = _keep(cand, b, trie, beam)
-    ends: List[float] = lm_logp(
+        cand = _frame(b, rows[t], cands[t], beta, beam)
+        if len(cand.hashes) == len(b.hashes):  # no new prefix: the stays are the beam
+            cand.nodes, cand.last, cand.contexts = b.nodes, b.last, b.contexts
+            b = cand
+            continue
+        scores = _add_lm(cand, b, beam, cache, lm_tables, alpha)
+        b = _keep(cand, scores, b, trie, beam)
+    ends: List[float] = _lm_logp(
         tables[0],
         tables[1],
         torch.tensor(b.contexts, dtype=torch.int64),
         torch.full([len(b.hashes)], eos, dtype=torch.int64),
+        lm_tables[2],
     ).tolist()
     final = [_lse(b.pb[i], b.pnb[i]) + b.lm[i] + alpha * ends[i] for i in range(len(b.hashes))]
     return trie.classes(b.nodes[int(torch.tensor(final).argmax())])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from training.beam import beam_search
@@ -81,17 +82,29 @@ def test_prefixes_that_cannot_make_the_beam_skip_the_lm_and_change_nothing(monke
     logits[:, 0] += 5
     lp = logits.log_softmax(1)
     asked: list[int] = []
-    lm_logp = beam.lm_logp
+    lm_logp = beam._lm_logp
 
-    def counting(keys, values, contexts, nxt):
+    def counting(keys, values, contexts, nxt, after):
         asked.append(len(nxt))
-        return lm_logp(keys, values, contexts, nxt)
+        return lm_logp(keys, values, contexts, nxt, after)
 
-    monkeypatch.setattr(beam, "lm_logp", counting)
+    monkeypatch.setattr(beam, "_lm_logp", counting)
     args = (tables, 4, 4, 0.5, 1.0, -6.0, 4)
     skipping = beam.beam_search(lp, *args)
     skipped = sum(asked)
     asked.clear()
-    monkeypatch.setattr(beam, "_nth", lambda scores, n: -1.0e30)  # ask the LM about all
+    monkeypatch.setattr(beam, "_nth", lambda scores, n: -1.0e30)  # make and ask about all
     assert beam.beam_search(lp, *args) == skipping
     assert skipped < 0.8 * sum(asked)
+
+
+def test_ties_at_the_cut_never_push_out_a_better_candidate():
+    from training.beam import _best
+
+    assert sorted(_best([0.0, 0.0, 0.0, 2.0, 1.0], 3)) == [0, 3, 4]
+    assert sorted(_best([0.5, 0.5], 6)) == [0, 1]
+
+
+def test_a_negative_lm_weight_is_refused_with_the_value():
+    with pytest.raises(ValueError, match="alpha=-0.5"):
+        beam_search(_frames({"a": 0.9}), _tables(["a"]), 4, 4, -0.5, 0.0, -8.0)

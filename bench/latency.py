@@ -1,0 +1,98 @@
+"""One-thread latency of exported files, timed in turns: `python -m bench.latency A.pt B.pt`.
+
+The host's speed drifts by a fifth or more within minutes (docs/decoding.md), so two files are
+compared only when timed in turns on the same line: each round calls every file 10 times with
+its own decoding (the LM beam search) and 10 times with best path, then moves to the next.
+The line is the real validation line whose shape is nearest 64x1024, scaled to 64x1024 (a
+synthetic one without the real data), as `make bench` times it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.speed import example_line, reference_image
+from bench.stats import quantiles
+from serving.atomic import write_text
+from training.cli import run_command
+from training.evaluate import eval_sets, load_exported
+
+log = logging.getLogger("bench.latency")
+
+
+def reference() -> np.ndarray:
+    """The 64x1024 line every file is timed on."""
+    sets = eval_sets(8, 0, [])
+    real = [s.image for name, lines in sets.items() if name != "synthetic-test" for s in lines]
+    return example_line(reference_image(real or [s.image for s in sets["synthetic-test"]]))
+
+
+def _call(model: torch.jit.ScriptModule, x: torch.Tensor, beam: int | None) -> float:
+    previous = model.set_beam(beam) if beam is not None else None
+    t0 = time.perf_counter()
+    model.predict(x)
+    seconds = time.perf_counter() - t0
+    if previous is not None:
+        model.set_beam(previous)
+    return seconds
+
+
+def compare(paths: list[Path], line: np.ndarray, rounds: int) -> dict[str, Any]:
+    """p50/p95 of each file's `predict` with its own decoding and with best path."""
+    models = {str(p): load_exported(p)[0] for p in paths}
+    x = torch.from_numpy(line.copy())
+    own: dict[str, list[float]] = {k: [] for k in models}
+    best: dict[str, list[float]] = {k: [] for k in models}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.inference_mode():
+            for m in models.values():  # warm-up: TorchScript optimises its first calls
+                for _ in range(5):
+                    _call(m, x, None)
+                    _call(m, x, 0)
+            for _ in range(rounds):
+                for k, m in models.items():
+                    for _ in range(10):
+                        own[k].append(_call(m, x, None))
+                        best[k].append(_call(m, x, 0))
+    finally:
+        torch.set_num_threads(threads)
+    return {
+        "shape": list(line.shape),
+        "rounds": rounds,
+        "models": {k: {"own": quantiles(own[k]), "best_path": quantiles(best[k])} for k in models},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    p = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__)
+    p.add_argument("models", type=Path, nargs="+", help="exported model.pt files")
+    p.add_argument("--rounds", type=int, default=10)
+    p.add_argument("--out", type=Path, help="also write the figures here as JSON")
+
+    args = p.parse_args(argv)
+
+    def run() -> None:
+        result = compare(args.models, reference(), args.rounds)
+        for name, r in result["models"].items():
+            own, best = r["own"]["p50_ms"], r["best_path"]["p50_ms"]
+            log.info("%s: p50 %.1f ms with its decoding, %.1f ms best path", name, own, best)
+        if args.out:
+            write_text(args.out, json.dumps(result, indent=2) + "\n")
+
+    return run_command(log, run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

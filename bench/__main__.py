@@ -113,8 +113,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     if not examples:
         raise ConfigError("no lines to benchmark: keep --synthetic above 0 or pass --data")
-    real = [e.image for e in examples if e.set != "synthetic-test"] or [e.image for e in examples]
-    line = speed.example_line(speed.reference_image(real))  # a real line when there are some
+    line = speed.reference_line()  # the one bench.latency times too
     r["latency"] = speed.latency(model, line)
     r["throughput"] = speed.throughput(model, pool, jobs)
     r["cold_start"] = speed.cold_start(path, r["latency"]["tesseract"]["p50_ms"])

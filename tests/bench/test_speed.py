@@ -21,3 +21,9 @@ def test_reference_line_is_the_one_nearest_the_budgets_proportions():
     short, long, right = (np.zeros((64, w), np.uint8) for w in (200, 2400, 1000))
     assert speed.reference_image([short, long, right]) is right
     assert speed.reference_image([short]) is short
+
+
+def test_the_timed_line_has_the_budgets_shape(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # no real sets here: a synthetic line stands in
+    line = speed.reference_line()
+    assert line.shape == (64, 1024) and line.dtype == np.uint8 and line.min() < line.max()

@@ -1,7 +1,6 @@
 """CTC prefix beam search with a character n-gram LM; TorchScript-compatible (export scripts it).
 
-The LM is the two tables of `training.lm.build_tables`: sorted int64 keys whose bytes are
-CTC classes (the last symbol lowest), and their log p(next | context) or log back-off weight.
+The LM is the two tables of `training.lm.build_tables`, read by `training.lm_lookup`.
 """
 
 from __future__ import annotations
@@ -10,6 +9,8 @@ import math
 from typing import Dict, List, Tuple
 
 import torch
+
+from training.lm_lookup import extend_context, lm_query
 
 # TorchScript functions cannot read module globals: these constants are written inline.
 #   -1.0e30            log of zero
@@ -23,48 +24,6 @@ def _lse(a: float, b: float) -> float:
     if b <= -1.0e30:
         return a
     return a + math.log1p(math.exp(b - a))
-
-
-def lm_logp(
-    keys: torch.Tensor, values: torch.Tensor, contexts: torch.Tensor, nxt: torch.Tensor
-) -> torch.Tensor:
-    """log p(nxt | context) for (Q,) next classes and (Q, N) contexts.
-
-    Column j of `contexts` is 256 times the key of the last j symbols (column 0 is 0, the
-    empty context), or -256 where the line starts less than j symbols back: its queries are
-    negative and match nothing. `keys` holds n-grams (context * 256 + class) and contexts
-    (context * 256 + 255, whose value is the log back-off weight), sorted, ending in a
-    sentinel.
-    """
-    n = contexts.size(1)
-    return _lm_logp(keys, values, contexts, nxt, torch.arange(1, 2 * n + 1) % (n + 1))
-
-
-def _lm_logp(
-    keys: torch.Tensor,
-    values: torch.Tensor,
-    contexts: torch.Tensor,
-    nxt: torch.Tensor,
-    after: torch.Tensor,
-) -> torch.Tensor:
-    """`lm_logp` given `after` ([1, ..., n, 0, ..., n - 1]), made once per line: at one call
-    per frame, the number of tensor ops is the LM's cost."""
-    query = torch.cat([contexts + nxt[:, None], contexts + 255], 1)  # (Q, 2N)
-    pos = torch.searchsorted(keys, query)
-    hit = keys[pos] == query
-    # The found n-grams are the first columns (training.lm keeps the suffix of every n-gram
-    # it keeps): the longest is the one whose next column misses, and the back-off weights
-    # to add are those of the contexts whose n-gram missed. Column n, the empty context's
-    # weight, is never stored: it is the miss after the longest order.
-    return (values[pos] * (hit & ~hit[:, after])).sum(1)
-
-
-def _extend(context: List[int], c: int) -> List[int]:
-    """LM contexts of a prefix after appending class `c` (see `lm_logp`)."""
-    out = [0]
-    for j in range(1, len(context)):
-        out.append(256 * (c + context[j - 1]) if context[j - 1] >= 0 else -256)
-    return out
 
 
 def _nth(scores: List[float], n: int) -> float:
@@ -205,7 +164,7 @@ def _add_lm(
         at.append(j)
     if len(nxt) > 0:
         q = torch.tensor(ctxs).view(len(nxt), -1)
-        lm: List[float] = _lm_logp(tables[0], tables[1], q, torch.tensor(nxt), tables[2]).tolist()
+        lm: List[float] = lm_query(tables[0], tables[1], q, torch.tensor(nxt), tables[2]).tolist()
         for k in range(len(nxt)):
             j, v = at[k], alpha * lm[k]
             cache[c_hash[j]] = v
@@ -250,7 +209,7 @@ def _keep(cand: Beams, scores: List[float], prev: Beams, trie: Trie, n: int) -> 
             trie.char.append(c)
             out.nodes.append(len(trie.char) - 1)
             out.last.append(c)
-            out.contexts.append(_extend(p_ctx[i], c))
+            out.contexts.append(extend_context(p_ctx[i], c))
     return out
 
 
@@ -321,7 +280,7 @@ def beam_search(
             continue
         scores = _add_lm(cand, b, beam, cache, lm_tables, alpha)
         b = _keep(cand, scores, b, trie, beam)
-    ends: List[float] = _lm_logp(
+    ends: List[float] = lm_query(
         tables[0],
         tables[1],
         torch.tensor(b.contexts, dtype=torch.int64),

@@ -82,13 +82,13 @@ def test_prefixes_that_cannot_make_the_beam_skip_the_lm_and_change_nothing(monke
     logits[:, 0] += 5
     lp = logits.log_softmax(1)
     asked: list[int] = []
-    lm_logp = beam._lm_logp
+    lm_query = beam.lm_query
 
     def counting(keys, values, contexts, nxt, after):
         asked.append(len(nxt))
-        return lm_logp(keys, values, contexts, nxt, after)
+        return lm_query(keys, values, contexts, nxt, after)
 
-    monkeypatch.setattr(beam, "_lm_logp", counting)
+    monkeypatch.setattr(beam, "lm_query", counting)
     args = (tables, 4, 4, 0.5, 1.0, -6.0, 4)
     skipping = beam.beam_search(lp, *args)
     skipped = sum(asked)

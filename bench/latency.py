@@ -13,14 +13,13 @@ import argparse
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from bench.speed import reference_line
+from bench.speed import one_thread, reference_line, timed_predict
 from bench.stats import quantiles
 from serving.atomic import write_text
 from training.cli import run_command
@@ -29,37 +28,23 @@ from training.evaluate import load_exported
 log = logging.getLogger("bench.latency")
 
 
-def _call(model: torch.jit.ScriptModule, x: torch.Tensor, beam: int | None) -> float:
-    previous = model.set_beam(beam) if beam is not None else None
-    t0 = time.perf_counter()
-    model.predict(x)
-    seconds = time.perf_counter() - t0
-    if previous is not None:
-        model.set_beam(previous)
-    return seconds
-
-
-def compare(paths: list[Path], line: np.ndarray, rounds: int) -> dict[str, Any]:
+def compare(
+    models: dict[str, torch.jit.ScriptModule], line: np.ndarray, rounds: int
+) -> dict[str, Any]:
     """p50/p95 of each file's `predict` with its own decoding and with best path."""
-    models = {str(p): load_exported(p)[0] for p in paths}
     x = torch.from_numpy(line.copy())
     own: dict[str, list[float]] = {k: [] for k in models}
     best: dict[str, list[float]] = {k: [] for k in models}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.inference_mode():
-            for m in models.values():  # warm-up: TorchScript optimises its first calls
-                for _ in range(5):
-                    _call(m, x, None)
-                    _call(m, x, 0)
-            for _ in range(rounds):
-                for k, m in models.items():
-                    for _ in range(10):
-                        own[k].append(_call(m, x, None))
-                        best[k].append(_call(m, x, 0))
-    finally:
-        torch.set_num_threads(threads)
+    with one_thread(), torch.inference_mode():
+        for m in models.values():  # warm-up: TorchScript optimises its first calls
+            for _ in range(5):
+                timed_predict(m, x, None)
+                timed_predict(m, x, 0)
+        for _ in range(rounds):
+            for k, m in models.items():
+                for _ in range(10):
+                    own[k].append(timed_predict(m, x, None))
+                    best[k].append(timed_predict(m, x, 0))
     return {
         "shape": list(line.shape),
         "rounds": rounds,
@@ -77,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     def run() -> None:
-        result = compare(args.models, reference_line(), args.rounds)
+        models = {str(p): load_exported(p)[0] for p in args.models}  # a bad path fails first
+        result = compare(models, reference_line(), args.rounds)
         for name, r in result["models"].items():
             own, best = r["own"]["p50_ms"], r["best_path"]["p50_ms"]
             log.info("%s: p50 %.1f ms with its decoding, %.1f ms best path", name, own, best)

@@ -14,6 +14,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +31,25 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def latency(model: torch.jit.ScriptModule, line: np.ndarray, rounds: int = 10) -> dict[str, Any]:
-    """`predict` at batch 1 on one thread, and one Tesseract call, on the same 64x1024 line."""
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Torch on one intra-op thread inside the block (the latency budget's setting)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _latency(model, line, rounds)
+        yield
     finally:
         torch.set_num_threads(threads)
 
 
-def _timed(model: torch.jit.ScriptModule, x: torch.Tensor, beam: int | None) -> float:
+def latency(model: torch.jit.ScriptModule, line: np.ndarray, rounds: int = 10) -> dict[str, Any]:
+    """`predict` at batch 1 on one thread, and one Tesseract call, on the same 64x1024 line."""
+    with one_thread():
+        return _latency(model, line, rounds)
+
+
+def timed_predict(model: torch.jit.ScriptModule, x: torch.Tensor, beam: int | None) -> float:
+    """Seconds of one `predict` call at beam width `beam` (None: the file's own decoding)."""
     previous = model.set_beam(beam) if beam is not None else None
     t0 = time.perf_counter()
     model.predict(x)
@@ -60,13 +70,13 @@ def _latency(model: torch.jit.ScriptModule, line: np.ndarray, rounds: int) -> di
         path = Path(tmp) / "line.png"
         tesseract.padded(line).save(path)
         for _ in range(5):  # warm-up: TorchScript profiles and optimises its first calls
-            _timed(model, x, None)
-            _timed(model, x, best_path)
+            timed_predict(model, x, None)
+            timed_predict(model, x, best_path)
         tesseract.read_file(path)
         for _ in range(rounds):  # interleaved so all see the same machine state
             for _ in range(10):
-                ours.append(_timed(model, x, None))
-                greedy.append(_timed(model, x, best_path))
+                ours.append(timed_predict(model, x, None))
+                greedy.append(timed_predict(model, x, best_path))
             t0 = time.perf_counter()
             tesseract.read_file(path)
             theirs.append(time.perf_counter() - t0)

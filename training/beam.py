@@ -10,7 +10,7 @@ from typing import Dict, List, Tuple
 
 import torch
 
-from training.lm_lookup import extend_context, lm_query
+from training.lm_lookup import after_index, extend_context, lm_query
 
 # TorchScript functions cannot read module globals: these constants are written inline.
 #   -1.0e30            log of zero
@@ -67,8 +67,9 @@ class Trie:
         return out
 
 
-def _stays(b: Beams, row: List[float]) -> Tuple[Beams, Dict[int, int]]:
-    """The candidates of a frame that keep their prefix (blank or repeat), indexed by hash."""
+def _stays(b: Beams, row: List[float]) -> Tuple[Beams, Dict[int, int], List[float]]:
+    """The candidates of a frame that keep their prefix (blank or repeat), indexed by hash,
+    and each beam's log p(prefix) before the frame."""
     hashes, last, pb, pnb = b.hashes, b.last, b.pb, b.pnb
     out = Beams()
     out.hashes = hashes.copy()
@@ -77,11 +78,14 @@ def _stays(b: Beams, row: List[float]) -> Tuple[Beams, Dict[int, int]]:
     out.char = [0] * len(hashes)
     out_pb, out_pnb = out.pb, out.pnb
     index: Dict[int, int] = {}
+    totals: List[float] = []
     for i in range(len(hashes)):
         index[hashes[i]] = i
-        out_pb.append(_lse(pb[i], pnb[i]) + row[0])
+        total = _lse(pb[i], pnb[i])
+        totals.append(total)
+        out_pb.append(total + row[0])
         out_pnb.append(pnb[i] + row[last[i]] if last[i] > 0 else -1.0e30)
-    return out, index
+    return out, index, totals
 
 
 def _frame(b: Beams, row: List[float], chars: List[int], beta: float, n: int) -> Beams:
@@ -90,14 +94,13 @@ def _frame(b: Beams, row: List[float], chars: List[int], beta: float, n: int) ->
     New prefixes get the bonus `beta` but not yet their LM term (`_add_lm`). One that would
     score under all n stays even before its LM term (at most 0) cannot make the top n: it
     is not made, unless it merges into a stay."""
-    out, index = _stays(b, row)
-    hashes, last, pb, pnb, lm = b.hashes, b.last, b.pb, b.pnb, b.lm
+    out, index, totals = _stays(b, row)
+    hashes, last, pb, lm = b.hashes, b.last, b.pb, b.lm
     c_hash, c_par, c_char = out.hashes, out.parent, out.char
     c_pb, c_pnb, c_lm = out.pb, out.pnb, out.lm
     floor = _nth([_lse(c_pb[j], c_pnb[j]) + c_lm[j] for j in range(len(hashes))], n)
     for i in range(len(hashes)):
-        h, tail, blank_end = hashes[i], last[i], pb[i]
-        total = _lse(blank_end, pnb[i])
+        h, tail, blank_end, total = hashes[i], last[i], pb[i], totals[i]
         for c in chars:
             g = (h * 257 + c) % 9007199254740881
             p = (blank_end if c == tail else total) + row[c]
@@ -262,7 +265,7 @@ def beam_search(
     bos, eos = log_probs.size(1) + 1, log_probs.size(1)  # the LM's classes past the charset
     rows: List[List[float]] = log_probs.float().tolist()
     cands = _candidates(log_probs, top_k, prune)
-    lm_tables = [tables[0], tables[1], torch.arange(1, 2 * order + 1) % (order + 1)]
+    lm_tables = [tables[0], tables[1], after_index(order)]
     trie = Trie()
     b = Beams()
     b.hashes, b.nodes, b.last = [0], [0], [0]

@@ -24,8 +24,13 @@ def lm_logp(
     (context * 256 + 255, whose value is the log back-off weight), sorted, ending in a
     sentinel.
     """
-    n = contexts.size(1)
-    return lm_query(keys, values, contexts, nxt, torch.arange(1, 2 * n + 1) % (n + 1))
+    return lm_query(keys, values, contexts, nxt, after_index(contexts.size(1)))
+
+
+def after_index(n: int) -> torch.Tensor:
+    """[1, ..., n, 0, ..., n - 1]: for each of the 2n query columns of `lm_query`, the column
+    whose hit decides whether its value counts."""
+    return torch.arange(1, 2 * n + 1) % (n + 1)
 
 
 def lm_query(
@@ -35,8 +40,8 @@ def lm_query(
     nxt: torch.Tensor,
     after: torch.Tensor,
 ) -> torch.Tensor:
-    """`lm_logp` given `after` ([1, ..., n, 0, ..., n - 1]), made once per line: at one call
-    per frame, the number of tensor ops is the LM's cost."""
+    """`lm_logp` given `after_index(N)`, made once per line: at one call per frame, the
+    number of tensor ops is the LM's cost."""
     query = torch.cat([contexts + nxt[:, None], contexts + 255], 1)  # (Q, 2N)
     pos = torch.searchsorted(keys, query)
     hit = keys[pos] == query

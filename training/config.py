@@ -27,7 +27,8 @@ class OptimConfig:
     min_lr_ratio: float = 0.05
     grad_clip: float = 5.0  # clip the gradient norm: CTC spikes early on
     # validate, checkpoint and export an exponential moving average of the weights, with this
-    # decay per step (0.999: the last ~1,000 steps); 0 trains and saves the raw weights
+    # decay per step (0.999: the last ~1,000 steps; early on, the last ~10% of the steps so
+    # far); 0 trains and saves the raw weights
     ema_decay: float = 0.0
 
     def __post_init__(self) -> None:

@@ -104,7 +104,8 @@ class ConvSequence(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, D) -> (B, T, D)
-        y = x.transpose(1, 2)
+        # one copy to (B, D, T) here, not one inside each block's convolution
+        y = x.transpose(1, 2).contiguous()
         for block in self.blocks:
             y = y + block(y)
         return y.transpose(1, 2)

@@ -152,8 +152,9 @@ def preset(name: str) -> TrainConfig:
         # wall-clock after 24 minutes (docs/training-runs.md); 192 wide in the last stage
         cfg.model.channels = (16, 32, 64, 192)
         # one 3x3 conv in the last stage, not two: half the FLOPs, 1.3x the lines/s; after 2
-        # hours the same Copiste CER with the LM, 0.2 points more on Hooker, and 17-18 against
-        # 21-22 ms a line served (docs/training-runs.md, "One 3x3 convolution")
+        # hours the same Copiste CER with the LM, 0.2 points more on Hooker, and 17.1-18.0
+        # against 20.7-21.9 ms a line served, timed in turns (docs/training-runs.md, "One 3x3
+        # convolution")
         cfg.model.depth = (1, 1, 2, 1)
         cfg.model.crop = True  # lines cropped to their ink: the ink, not the paper, fills them
         # 64 px was 3 points better than 40 at the same step for about twice the step time; 48 px

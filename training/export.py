@@ -194,6 +194,7 @@ def predictor(cfg: TrainConfig, model: Recognizer, meta: dict[str, Any]) -> Line
         decode=(d.beam, d.order, d.top_k, d.alpha, d.beta, d.prune),
         crop=cfg.model.crop,
         x_scale=cfg.model.x_scale,
+        bf16=d.bf16,
     )
 
 

@@ -29,7 +29,7 @@ CORPORA = ("dasher", "transcriptions", "gcide")
 
 @dataclass
 class DecodeConfig:
-    """How the exported model turns CTC outputs into text."""
+    """How the exported model runs its network and turns CTC outputs into text."""
 
     beam: int = 6  # prefixes kept per frame; 0: greedy best path, no language model
     order: int = 6  # characters of the n-gram: 5 of context plus the next one
@@ -44,6 +44,10 @@ class DecodeConfig:
     # prose of the 1913 Webster's (Debian dict-gcide, 21 MB of English), only when asked
     corpora: tuple[str, ...] = ("dasher", "transcriptions")
     transcription_weight: int = 3  # in-domain text counts this many times
+    # Network in bfloat16 where oneDNN supports it (AVX-512 or Arm bf16; float32 elsewhere),
+    # checked on every call: about half the network's time on this host at the same CER
+    # (docs/decoding.md, "Speed"). `model.set_bf16(False)` turns it off in a loaded file.
+    bf16: bool = True
 
     def __post_init__(self) -> None:
         self.corpora = tuple(self.corpora)

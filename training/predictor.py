@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import List, Tuple  # noqa: UP035 - TorchScript needs typing's generics
 
 import torch
@@ -31,12 +32,18 @@ class LinePredictor(nn.Module):
         decode: Tuple[int, int, int, float, float, float] = (0, 1, 1, 0.0, 0.0, 0.0),  # noqa: UP006
         crop: bool = False,  # crop each line to its ink before scaling (model.crop)
         x_scale: float = 1.0,  # width factor after scaling to the height (model.x_scale)
+        bf16: bool = False,  # run the network in bfloat16 where oneDNN supports it (decode.bf16)
     ) -> None:
         super().__init__()
         # NHWC conv weights and inputs: oneDNN's fast layout, as in training, and at batch 1
         # on one thread too (BENCHMARKS.md's best-path latency); batch norm folded into the
         # convolutions (a copy: the trained module is left as it was)
         self.model = fold_batch_norm(model).to(memory_format=torch.channels_last)
+        # The same weights in bfloat16: oneDNN's bf16 kernels run the network in about half
+        # the time on CPUs with AVX-512 (docs/decoding.md, "Speed"), and training saw bf16
+        # activations already (bf16-mixed). The float32 copy serves CPUs without them.
+        self.model_bf16 = copy.deepcopy(self.model).to(torch.bfloat16)
+        self.bf16 = bf16
         self.chars: List[str] = list(chars)  # noqa: UP006
         self.height = height
         self.stride = stride
@@ -53,8 +60,12 @@ class LinePredictor(nn.Module):
         self.eval()  # serving only: dropout off, batch-norm statistics frozen
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, 1, height, W) ink-positive batch -> CTC log-probabilities (T, B, C)."""
-        return self.model(images.contiguous(memory_format=torch.channels_last))
+        """(B, 1, height, W) ink-positive batch -> CTC log-probabilities (T, B, C), float32."""
+        x = images.contiguous(memory_format=torch.channels_last)
+        # checked per call: the file may be loaded on another CPU than the one that exported it
+        if self.bf16 and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            return self.model_bf16(x.to(torch.bfloat16))  # the head's logits come back float32
+        return self.model(x)
 
     @torch.jit.export
     def preprocess(self, image: torch.Tensor) -> torch.Tensor:
@@ -136,6 +147,14 @@ class LinePredictor(nn.Module):
             raise ValueError(f"beam width {width}: use 0 (best path) or more")
         previous = self.beam
         self.beam = width
+        return previous
+
+    @torch.jit.export
+    def set_bf16(self, on: bool) -> bool:
+        """Run the network in bfloat16 (where supported) on later calls; returns the previous
+        setting. False: float32 everywhere, e.g. on a CPU whose bf16 is emulated and slow."""
+        previous = self.bf16
+        self.bf16 = on
         return previous
 
     @torch.jit.export

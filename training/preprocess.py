@@ -60,7 +60,10 @@ def crop_to_ink(grey: torch.Tensor, margin: float = 0.05) -> torch.Tensor:
     paper = float(sample.median())
     # the ink level: the darkest 0.2%, not the minimum (one blot is not the ink), and few
     # enough that a short line in a photo of mostly paper still has that many ink pixels
-    ink = float(torch.kthvalue(sample, max(1, int(0.002 * sample.numel())))[0])
+    # (the largest of the k smallest: the k-th value, in 0.15 ms where kthvalue takes 0.4 on
+    # a 64x1024 line, one thread)
+    k = max(1, int(0.002 * sample.numel()))
+    ink = float(torch.topk(sample, k, largest=False, sorted=False)[0].max())
     if paper - ink < 48.0:  # nothing clearly darker than the paper: no ink to find
         return grey
     # nearer the paper than the ink: faint strokes count as ink, paper grain does not

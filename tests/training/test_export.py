@@ -144,6 +144,7 @@ def test_two_frames_per_step_serve_what_training_decodes(tiny, tmp_path):
     assert log_probs.shape[0] == 2 * (640 // 4)
     lengths = output_lengths(batch["widths"], cfg.model.stride).clamp(max=log_probs.shape[0])
     scripted.set_beam(0)  # training decodes the best path; the LM is tested on its own
+    scripted.set_bf16(False)  # and in float32 here: bf16 could flip the near-ties of random weights
     served = scripted.predict_batch([torch.from_numpy(255 - im) for im in images])
     assert served == module.decode(log_probs, lengths)
 
@@ -193,3 +194,24 @@ def test_the_file_carries_its_lm_and_can_fall_back_to_the_best_path(exported):
     assert m.set_beam(6) == 0
     with pytest.raises(Exception, match="beam width -1"):
         m.set_beam(-1)
+
+
+def test_the_network_runs_in_bf16_where_supported_and_float32_on_request(exported, checkpoint):
+    files = {"config.json": ""}
+    m = torch.jit.load(str(exported), _extra_files=files)
+    assert json.loads(files["config.json"])["decode"]["bf16"] is True and m.bf16
+    line = torch.from_numpy(np.random.default_rng(8).integers(0, 256, (32, 400), dtype=np.uint8))
+    x = m.preprocess(line)[None]
+    with torch.no_grad():
+        fast = m(x)
+        assert m.set_bf16(False) is True
+        exact = m(x)
+        reference = _eager(checkpoint).model(x)  # the trained network in float32
+    assert fast.dtype == exact.dtype == torch.float32
+    torch.testing.assert_close(exact, reference, rtol=1e-4, atol=1e-4)
+    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        assert not torch.equal(fast, exact)  # it did run in bf16
+        assert float((fast.exp() - exact.exp()).abs().max()) < 0.05  # probabilities
+    else:  # a CPU without oneDNN's bf16: float32 whatever the setting
+        assert torch.equal(fast, exact)
+    assert m.set_bf16(True) is False

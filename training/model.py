@@ -29,6 +29,10 @@ class ModelConfig:
     sequence: str = "conv"  # lstm | transformer | conv | hybrid (conv blocks, then one BiLSTM)
     hidden: int = 256  # width of the sequence model
     layers: int = 3  # sequence-model layers (conv: two residual blocks per layer)
+    # conv sequence model: dilation of each block's 7-tap depthwise convolution, one per block
+    # (2 * layers of them); () is 1 each. (1, 2, 4, 1, 2, 4) sees 85 frames instead of 37 for
+    # the same FLOPs: about 28 characters of a line instead of 12 at 48 px.
+    dilation: tuple[int, ...] = ()
     dropout: float = 0.15
     # dropout of the conv blocks and the head (LSTM and Transformer keep their own)
     # element: one random draw per activation (nn.Dropout); channel: one per channel and line
@@ -65,6 +69,12 @@ class ModelConfig:
                 f"model.depth={self.depth}; give one count >= 1 per conv width "
                 f"({len(self.channels)} for model.channels={self.channels}), or () for one each"
             )
+        self.dilation = tuple(int(d) for d in self.dilation)
+        if self.dilation and (len(self.dilation) != 2 * self.layers or min(self.dilation) < 1):
+            raise ConfigError(
+                f"model.dilation={self.dilation}; give one dilation >= 1 per conv block "
+                f"({2 * self.layers} for model.layers={self.layers}), or () for 1 each"
+            )
         if not 0.25 <= self.x_scale <= 4.0:
             raise ConfigError(f"model.x_scale={self.x_scale}; use a factor from 0.25 to 4")
         if self.frames not in FRAMES:
@@ -90,17 +100,25 @@ def _dropout(p: float, mode: str) -> nn.Module:
 class ConvSequence(nn.Module):
     """Stacked 1-D depthwise-separable convolutions with residuals: the cheapest context."""
 
-    def __init__(self, dim: int, layers: int, dropout: float, mode: str = "element") -> None:
+    def __init__(
+        self,
+        dim: int,
+        layers: int,
+        dropout: float,
+        mode: str = "element",
+        dilation: tuple[int, ...] = (),
+    ) -> None:
         super().__init__()
+        dilation = dilation or (1,) * (layers * 2)
         self.blocks = nn.ModuleList(
             nn.Sequential(
-                nn.Conv1d(dim, dim, 7, padding=3, groups=dim),
+                nn.Conv1d(dim, dim, 7, padding=3 * d, dilation=d, groups=dim),
                 nn.BatchNorm1d(dim),
                 nn.Conv1d(dim, dim, 1),
                 nn.GELU(),
                 _dropout(dropout, mode),
             )
-            for _ in range(layers * 2)
+            for d in dilation
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, D) -> (B, T, D)
@@ -168,10 +186,10 @@ class Recognizer(nn.Module):
             return nn.TransformerEncoder(layer, c.layers, enable_nested_tensor=False)
         if c.sequence == "hybrid":  # local context from convolutions, line context from one LSTM
             return nn.Sequential(
-                ConvSequence(c.hidden, c.layers, c.dropout, c.dropout_mode),
+                ConvSequence(c.hidden, c.layers, c.dropout, c.dropout_mode, c.dilation),
                 BiLSTM(c.hidden, 1, 0.0, c.hidden // 2),
             )
-        return ConvSequence(c.hidden, c.layers, c.dropout, c.dropout_mode)
+        return ConvSequence(c.hidden, c.layers, c.dropout, c.dropout_mode, c.dilation)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         f = self.cnn(images)  # (B, C, H', T)

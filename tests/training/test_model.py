@@ -10,7 +10,7 @@ from torch import nn
 
 from training.ctc import greedy_decode
 from training.errors import ConfigError
-from training.model import ModelConfig, Recognizer, output_lengths
+from training.model import ConvSequence, ModelConfig, Recognizer, output_lengths
 
 
 @pytest.mark.parametrize("sequence", ["lstm", "transformer", "conv", "hybrid"])
@@ -59,6 +59,8 @@ def test_bad_values_name_the_key_and_the_choices():
         ModelConfig(channels=(8, 16, 16), depth=(1, 0, 1))
     with pytest.raises(ConfigError, match=r"model.x_scale=0.1; use a factor from 0.25 to 4"):
         ModelConfig(x_scale=0.1)
+    with pytest.raises(ConfigError, match=r"model.dilation=\(1, 2\).*6 for model.layers=3"):
+        ModelConfig(layers=3, dilation=(1, 2))
 
 
 def test_depth_stacks_convolutions_per_width_and_one_each_is_the_old_network():
@@ -74,6 +76,30 @@ def test_depth_stacks_convolutions_per_width_and_one_each_is_the_old_network():
     out = deep(x)
     assert out.shape == (101 // 4, 2, 11)  # extra depth keeps the strides
     assert torch.allclose(torch.jit.script(deep)(x), out, atol=1e-5)
+
+
+def test_dilation_widens_the_sequence_models_context_at_the_same_size():
+    def reach(dilation: tuple[int, ...]) -> int:
+        """Frames on either side of frame 40 that a change at frame 40 moves (one line)."""
+        torch.manual_seed(0)
+        seq = ConvSequence(8, 1, 0.0, dilation=dilation).eval()
+        x = torch.rand(1, 81, 8)  # (B, T, D)
+        y = x.clone()
+        y[0, 40] += 1.0
+        moved = (seq(x) - seq(y)).abs().sum(-1)[0] > 0  # (T,)
+        frames = torch.nonzero(moved).flatten()
+        return int(frames.max()) - 40
+
+    assert reach(()) == reach((1, 1)) == 6  # two 7-tap blocks: 3 frames each side
+    assert reach((1, 4)) == 3 + 12
+    plain = ModelConfig(height=32, channels=(8, 16, 16), hidden=32, layers=1)
+    wide = dataclasses.replace(plain, dilation=(2, 4))
+    a, b = Recognizer(plain, 11), Recognizer(wide, 11).eval()
+    assert a.state_dict().keys() == b.state_dict().keys()  # the same weights, spread out
+    x = torch.rand(2, 1, 32, 101)
+    out = b(x)
+    assert out.shape == (101 // 4, 2, 11)
+    assert torch.allclose(torch.jit.script(b)(x), out, atol=1e-5)
 
 
 def test_channel_dropout_drops_whole_channels_of_a_line_in_training_only():

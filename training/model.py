@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from training.errors import ConfigError
@@ -97,6 +98,29 @@ def _dropout(p: float, mode: str) -> nn.Module:
     return nn.Dropout1d(p) if mode == "channel" else nn.Dropout(p)
 
 
+class SpacedConv1d(nn.Conv1d):
+    """Depthwise 1-D convolution of `dim` channels whose taps are `spacing` frames apart (a
+    dilated convolution), computed as an undilated one over the `spacing` interleaved
+    subsequences of each line: the same result, without PyTorch's dilated CPU kernels, which
+    made a bf16 training step of the sequence model 1.7x slower."""
+
+    def __init__(self, dim: int, kernel: int, spacing: int) -> None:
+        super().__init__(dim, dim, kernel, padding=kernel // 2, groups=dim)
+        self.spacing = spacing
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, D, T) -> (B, D, T)
+        d = self.spacing
+        if d == 1:
+            return self._conv_forward(x, self.weight, self.bias)
+        b, c, t = x.shape
+        q = (t + d - 1) // d  # frames per subsequence; the padding frames are zeros, as a
+        x = F.pad(x, [0, q * d - t])  # dilated convolution's own padding would be
+        x = x.view(b, c, q, d).permute(0, 3, 1, 2).reshape(b * d, c, q)  # (B * d, D, q)
+        y = self._conv_forward(x, self.weight, self.bias)
+        y = y.view(b, d, c, q).permute(0, 2, 3, 1).reshape(b, c, q * d)  # frame i * d + r
+        return y[:, :, :t]
+
+
 class ConvSequence(nn.Module):
     """Stacked 1-D depthwise-separable convolutions with residuals: the cheapest context."""
 
@@ -112,7 +136,7 @@ class ConvSequence(nn.Module):
         dilation = dilation or (1,) * (layers * 2)
         self.blocks = nn.ModuleList(
             nn.Sequential(
-                nn.Conv1d(dim, dim, 7, padding=3 * d, dilation=d, groups=dim),
+                SpacedConv1d(dim, 7, d),
                 nn.BatchNorm1d(dim),
                 nn.Conv1d(dim, dim, 1),
                 nn.GELU(),

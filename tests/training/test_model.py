@@ -10,7 +10,7 @@ from torch import nn
 
 from training.ctc import greedy_decode
 from training.errors import ConfigError
-from training.model import ConvSequence, ModelConfig, Recognizer, output_lengths
+from training.model import ConvSequence, ModelConfig, Recognizer, SpacedConv1d, output_lengths
 
 
 @pytest.mark.parametrize("sequence", ["lstm", "transformer", "conv", "hybrid"])
@@ -92,6 +92,18 @@ def test_dilation_widens_the_sequence_models_context_at_the_same_size():
 
     assert reach(()) == reach((1, 1)) == 6  # two 7-tap blocks: 3 frames each side
     assert reach((1, 4)) == 3 + 12
+
+
+@pytest.mark.parametrize("frames", [1, 5, 12, 37])
+@pytest.mark.parametrize("spacing", [1, 2, 4])
+def test_spaced_convolution_is_a_dilated_one(frames, spacing):
+    torch.manual_seed(frames)
+    spaced = SpacedConv1d(6, 7, spacing)
+    dilated = nn.Conv1d(6, 6, 7, padding=3 * spacing, dilation=spacing, groups=6)
+    dilated.load_state_dict(spaced.state_dict())  # the same weights: old checkpoints load
+    x = torch.randn(3, 6, frames)
+    torch.testing.assert_close(spaced(x), dilated(x))
+    torch.testing.assert_close(torch.jit.script(spaced)(x), dilated(x))
     plain = ModelConfig(height=32, channels=(8, 16, 16), hidden=32, layers=1)
     wide = dataclasses.replace(plain, dilation=(2, 4))
     a, b = Recognizer(plain, 11), Recognizer(wide, 11).eval()

@@ -82,8 +82,14 @@ def results_table(evaluation: dict[str, Any]) -> str:
 def decoding(config: dict[str, Any]) -> str:
     """How the file turns network outputs into text, and what its language model read."""
     d = config.get("decode", {})
+    net = (
+        " The network runs in bfloat16 where oneDNN supports it (float32 elsewhere); "
+        "`model.set_bf16(False)` runs it in float32 everywhere."
+        if d.get("bf16")  # absent in files older than decode.bf16: float32
+        else ""
+    )
     if not d.get("beam"):
-        return "Best-path (greedy) CTC decoding; no language model."
+        return "Best-path (greedy) CTC decoding; no language model." + net
     read = []
     if "dasher" in d["corpora"]:
         read.append("the English and French training texts of Debian `dasher-data` (GPL-2+)")
@@ -100,6 +106,7 @@ def decoding(config: dict[str, Any]) -> str:
         f"language model ({config.get('lm_entries', 0):,} entries, weight {d['alpha']}, "
         f"{d['beta']} per character) learned from {texts}. "
         "`model.set_beam(0)` switches a loaded model to best-path decoding: faster, no LM."
+        + net
     )
 
 

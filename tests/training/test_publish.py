@@ -12,7 +12,7 @@ import pytest
 import torch
 import yaml
 
-from training.card import preprocessing, results_table, write_card
+from training.card import decoding, preprocessing, results_table, write_card
 from training.cli import to_dict
 from training.evaluate import evaluate
 from training.export import export
@@ -81,6 +81,13 @@ def test_card_says_how_its_numbers_were_decoded(repo):
     sets = {"sets": {"a": {"lines": 2, "cer": 0.5, "wer": 1.0}}}
     assert "Scored with best-path decoding, no LM" in results_table({**sets, "beam": 0})
     assert "Scored with" not in results_table(sets)  # an eval.json older than the beam field
+
+
+def test_card_says_which_files_run_their_network_in_bf16(repo):
+    assert "runs in bfloat16 where oneDNN supports it" in (repo / "README.md").read_text()
+    greedy = {"decode": {"beam": 0, "bf16": False}}
+    assert decoding(greedy) == "Best-path (greedy) CTC decoding; no language model."
+    assert "set_bf16(False)" in decoding({"decode": {"beam": 0, "bf16": True}})
 
 
 def test_card_says_when_the_file_crops_and_squeezes_lines():

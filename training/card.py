@@ -105,8 +105,7 @@ def decoding(config: dict[str, Any]) -> str:
         f"CTC prefix beam search (beam {d['beam']}) with a character {d['order']}-gram "
         f"language model ({config.get('lm_entries', 0):,} entries, weight {d['alpha']}, "
         f"{d['beta']} per character) learned from {texts}. "
-        "`model.set_beam(0)` switches a loaded model to best-path decoding: faster, no LM."
-        + net
+        "`model.set_beam(0)` switches a loaded model to best-path decoding: faster, no LM." + net
     )
 
 

@@ -32,7 +32,8 @@ class ModelConfig:
     layers: int = 3  # sequence-model layers (conv: two residual blocks per layer)
     # conv sequence model: dilation of each block's 7-tap depthwise convolution, one per block
     # (2 * layers of them); () is 1 each. (1, 2, 4, 1, 2, 4) sees 85 frames instead of 37 for
-    # the same FLOPs: about 28 characters of a line instead of 12 at 48 px.
+    # the same FLOPs and weights: 340 px, about 24 of Hooker's cropped characters at 48 px
+    # instead of 11.
     dilation: tuple[int, ...] = ()
     dropout: float = 0.15
     # dropout of the conv blocks and the head (LSTM and Transformer keep their own)
@@ -101,8 +102,9 @@ def _dropout(p: float, mode: str) -> nn.Module:
 class SpacedConv1d(nn.Conv1d):
     """Depthwise 1-D convolution of `dim` channels whose taps are `spacing` frames apart (a
     dilated convolution), computed as an undilated one over the `spacing` interleaved
-    subsequences of each line: the same result, without PyTorch's dilated CPU kernels, which
-    made a bf16 training step of the sequence model 1.7x slower."""
+    subsequences of each line: the same result, without PyTorch's dilated CPU kernel. Forward
+    and backward under bf16 autocast, 16 lines of 190 frames, 2 threads (ad hoc): 13.5 ms at
+    spacing 4 against 17.6-18.2 for nn.Conv1d's dilated kernel (undilated: 6.5-9.3)."""
 
     def __init__(self, dim: int, kernel: int, spacing: int) -> None:
         super().__init__(dim, dim, kernel, padding=kernel // 2, groups=dim)

@@ -39,9 +39,10 @@ class LinePredictor(nn.Module):
         # on one thread too (BENCHMARKS.md's best-path latency); batch norm folded into the
         # convolutions (a copy: the trained module is left as it was)
         self.model = fold_batch_norm(model).to(memory_format=torch.channels_last)
-        # The same weights in bfloat16: oneDNN's bf16 kernels run the network in about half
-        # the time on CPUs with AVX-512 (docs/decoding.md, "Speed"), and training saw bf16
-        # activations already (bf16-mixed). The float32 copy serves CPUs without them.
+        # The same weights in bfloat16: oneDNN's bf16 kernels take 3-4 ms off a line on this
+        # AVX512_BF16 host (docs/decoding.md, "Speed"), and training saw bf16 activations
+        # already (bf16-mixed). The float32 copy serves CPUs without them, and those where bf16
+        # is slower (serving.precision times both).
         self.model_bf16 = copy.deepcopy(self.model).to(torch.bfloat16)
         self.bf16 = bf16
         self.chars: List[str] = list(chars)  # noqa: UP006

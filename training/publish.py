@@ -126,19 +126,23 @@ def _commit_and_push(repo: Path, git: Git) -> str:
     _copy_tree(repo, work)
     git("add", "-A")
     version = json.loads((repo / "config.json").read_text())["version"]
-    if git("status", "--porcelain"):
+    changed = bool(git("status", "--porcelain"))
+    tagged = git("rev-list", "-n", "1", version, check=False) if git("tag", "-l", version) else ""
+    # one version, one commit: checked before anything is pushed, so a refused publish
+    # leaves the remote as it was
+    if tagged and (changed or tagged != git("rev-parse", "HEAD")):
+        raise DataError(
+            f"tag {version} already names commit {tagged[:12]} on the remote; "
+            "export again (the version changes with the code's commit and the checkpoint) "
+            "and publish; nothing was pushed"
+        )
+    if changed:
         git("commit", "-q", "-m", f"Publish model {version}")
         git("push", "-q", "origin", "HEAD:main")
         log.info("pushed a new commit")
     else:
         log.info("nothing changed since the last publish: no new commit")
     commit = git("rev-parse", "HEAD")
-    tagged = git("rev-list", "-n", "1", version, check=False) if git("tag", "-l", version) else ""
-    if tagged and tagged != commit:
-        raise DataError(
-            f"tag {version} already names commit {tagged[:12]} on the remote; "
-            "export again (the version changes with the checkpoint) and publish"
-        )
     if not tagged:
         git("tag", version)
         git("push", "-q", "origin", version)

@@ -123,6 +123,17 @@ def test_publishing_twice_makes_one_commit(repo, tmp_path):
     assert version in _git(Path(remote), "tag", "-l").split()
 
 
+def test_a_changed_repo_under_a_published_version_is_refused_before_any_push(repo, tmp_path):
+    from training.errors import DataError
+
+    remote = ensure_local_remote(tmp_path / "hub.git")
+    first = publish_git(repo, remote, tmp_path / "work")
+    (repo / "README.md").write_text((repo / "README.md").read_text() + "\nedited\n")
+    with pytest.raises(DataError, match="already names commit .* nothing was pushed"):
+        publish_git(repo, remote, tmp_path / "work")
+    assert _git(Path(remote), "rev-parse", "main").strip() == first  # the remote as it was
+
+
 def test_token_goes_to_the_hub_only(monkeypatch):
     from training.publish import _is_hub
 

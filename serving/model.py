@@ -50,8 +50,8 @@ def load(path: Path | None = None) -> LoadedModel:
     extra = {"config.json": ""}
     try:
         module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
-        module.warmup()  # the first real request is then not the slow one
         choose_precision(module)  # bf16 only where this CPU runs it faster than float32
+        module.warmup()  # the first real request is then not the slow one
     except (RuntimeError, OSError) as e:
         raise ModelUnavailable(f"model file {path} could not be loaded: {e}") from None
     meta = json.loads(extra["config.json"] or "{}")

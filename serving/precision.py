@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import statistics
 import time
 
 import torch
@@ -11,35 +10,51 @@ import torch
 log = logging.getLogger(__name__)
 
 
-def _median_seconds(module: torch.jit.ScriptModule, x: torch.Tensor, runs: int) -> float:
-    module.forward(x)  # oneDNN builds its kernels on the first call of each shape
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        module.forward(x)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def _seconds(module: torch.jit.ScriptModule, x: torch.Tensor, bf16: bool) -> float:
+    module.set_bf16(bf16)
+    t0 = time.perf_counter()
+    module.forward(x)
+    return time.perf_counter() - t0
+
+
+def bf16_kernels() -> bool:
+    """Whether oneDNN has bf16 kernels on this CPU (the file's own check)."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def choose_precision(module: torch.jit.ScriptModule, runs: int = 3) -> bool:
-    """Keep a file's bfloat16 network only where it beats float32 here; returns whether it runs
-    in bf16 now. The file turns bf16 on wherever oneDNN offers it, which is every AVX-512 CPU,
-    but only CPUs with native bf16 are sure to gain (this host, AVX512_BF16: 7.1 against 10.1
-    ms a line at best path, docs/decoding.md); elsewhere oneDNN emulates it."""
+    """Keep a file's bfloat16 network only where it beats float32; returns whether it does."""
+    # The file turns bf16 on wherever oneDNN offers it, which is every AVX-512 CPU, but only
+    # CPUs with native bf16 are sure to gain (this host, AVX512_BF16: 7.1 against 10.1 ms a
+    # line at best path, docs/decoding.md); elsewhere oneDNN emulates it.
     if not (hasattr(module, "set_bf16") and module.bf16):  # older files, or turned off
         return False
-    x = torch.rand(1, 1, module.height, 16 * module.height)  # (B, 1, H, W): a long line
-    with torch.inference_mode():
-        bf16 = _median_seconds(module, x, runs)
+    if not bf16_kernels():  # the file runs float32 anyway
         module.set_bf16(False)
-        fp32 = _median_seconds(module, x, runs)
-    keep = bf16 < fp32
+        log.info("network in float32: this CPU has no oneDNN bf16")
+        return False
+    x = torch.rand(1, 1, module.height, 16 * module.height)  # (B, 1, H, W): a long line
+    bf16: list[float] = []
+    fp32: list[float] = []
+    try:
+        with torch.inference_mode():
+            for precision in (True, False):  # oneDNN builds its kernels on the first call
+                _seconds(module, x, precision)
+            for _ in range(runs):  # in turns: this host's speed drifts within seconds
+                bf16.append(_seconds(module, x, True))
+                fp32.append(_seconds(module, x, False))
+    except RuntimeError as e:  # a layer without bf16 kernels here: float32 serves
+        module.set_bf16(False)
+        log.warning("network in float32: bf16 failed on this CPU (%s)", e)
+        return False
+    keep = sorted(bf16)[runs // 2] < sorted(fp32)[runs // 2]
     module.set_bf16(keep)
     log.info(
-        "network in %s: %.1f ms in bf16, %.1f ms in float32 on a %dx%d line",
+        "network in %s: %.1f ms in bf16, %.1f ms in float32 (median of %d, a %dx%d line)",
         "bf16" if keep else "float32",
-        1e3 * bf16,
-        1e3 * fp32,
+        1e3 * sorted(bf16)[runs // 2],
+        1e3 * sorted(fp32)[runs // 2],
+        runs,
         module.height,
         16 * module.height,
     )

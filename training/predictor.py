@@ -152,8 +152,8 @@ class LinePredictor(nn.Module):
 
     @torch.jit.export
     def set_bf16(self, on: bool) -> bool:
-        """Run the network in bfloat16 (where supported) on later calls; returns the previous
-        setting. False: float32 everywhere, e.g. on a CPU whose bf16 is emulated and slow."""
+        """Network in bfloat16 (where oneDNN has it) on later calls; returns the old setting."""
+        # False: float32 everywhere, e.g. on a CPU whose bf16 is emulated and slow
         previous = self.bf16
         self.bf16 = on
         return previous

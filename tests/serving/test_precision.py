@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import time
 
+import pytest
 import torch
 
-from serving import model
+from serving import model, precision
 from serving.precision import choose_precision
 
 
@@ -26,18 +27,39 @@ class FakeModule:
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         assert x.shape == (1, 1, 8, 128)
         self.calls.append(self.bf16)
+        if self.seconds[self.bf16] < 0:
+            raise RuntimeError("no bf16 kernel for this layer")
         time.sleep(self.seconds[self.bf16])
         return x
 
 
-def test_bf16_is_kept_where_it_is_faster_and_dropped_where_it_is_slower(caplog):
+@pytest.fixture
+def kernels(monkeypatch):
+    """Pretend this CPU has oneDNN's bf16 kernels (or not, by setting kernels[0])."""
+    answer = [True]
+    monkeypatch.setattr(precision, "bf16_kernels", lambda: answer[0])
+    return answer
+
+
+def test_bf16_is_kept_where_it_is_faster_and_dropped_where_it_is_slower(kernels, caplog):
     fast = FakeModule(bf16_s=0.001, fp32_s=0.006)
     with caplog.at_level(logging.INFO, logger="serving.precision"):
         assert choose_precision(fast) is True
     assert fast.bf16 is True and "network in bf16" in caplog.text
-    assert fast.calls.count(True) == fast.calls.count(False) == 4  # 1 warm-up and 3 timed each
+    assert fast.calls == [True, False] * 4  # a warm-up each, then 3 timed in turns
     slow = FakeModule(bf16_s=0.006, fp32_s=0.001)
     assert choose_precision(slow) is False and slow.bf16 is False
+
+
+def test_without_bf16_kernels_or_when_bf16_fails_float32_serves(kernels, caplog):
+    kernels[0] = False
+    m = FakeModule(0.0, 0.0)
+    assert choose_precision(m) is False and m.bf16 is False and m.calls == []
+    kernels[0] = True
+    broken = FakeModule(bf16_s=-1.0, fp32_s=0.0)
+    with caplog.at_level(logging.WARNING, logger="serving.precision"):
+        assert choose_precision(broken) is False
+    assert broken.bf16 is False and "no bf16 kernel for this layer" in caplog.text
 
 
 def test_files_without_bf16_or_with_it_off_are_left_alone():

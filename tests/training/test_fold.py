@@ -12,12 +12,18 @@ from training.model import ModelConfig, Recognizer
 from training.predictor import LinePredictor
 
 
-def _trained_looking(sequence: str) -> Recognizer:
+def _trained_looking(sequence: str, dilation: tuple[int, ...] = ()) -> Recognizer:
     """A network whose batch norms are far from the identity, as after training."""
     torch.manual_seed(0)
     model = Recognizer(
         ModelConfig(
-            height=32, channels=(8, 16, 24), depth=(1, 1, 2), sequence=sequence, hidden=32, layers=1
+            height=32,
+            channels=(8, 16, 24),
+            depth=(1, 1, 2),
+            sequence=sequence,
+            hidden=32,
+            layers=1,
+            dilation=dilation,
         ),
         num_classes=12,
     )
@@ -30,9 +36,9 @@ def _trained_looking(sequence: str) -> Recognizer:
     return model.eval()
 
 
-@pytest.mark.parametrize("sequence", ["conv", "lstm"])
-def test_folded_network_gives_the_same_log_probabilities(sequence):
-    model = _trained_looking(sequence)
+@pytest.mark.parametrize(("sequence", "dilation"), [("conv", ()), ("conv", (2, 4)), ("lstm", ())])
+def test_folded_network_gives_the_same_log_probabilities(sequence, dilation):
+    model = _trained_looking(sequence, dilation)
     before = count_batch_norms(model)
     folded = fold_batch_norm(model)
     assert before > 0 and count_batch_norms(folded) == 0

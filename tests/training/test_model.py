@@ -61,6 +61,8 @@ def test_bad_values_name_the_key_and_the_choices():
         ModelConfig(x_scale=0.1)
     with pytest.raises(ConfigError, match=r"model.dilation=\(1, 2\).*6 for model.layers=3"):
         ModelConfig(layers=3, dilation=(1, 2))
+    with pytest.raises(ConfigError, match=r"model.sequence='lstm' has none; use conv or hybrid"):
+        ModelConfig(sequence="lstm", layers=1, dilation=(1, 2))
 
 
 def test_depth_stacks_convolutions_per_width_and_one_each_is_the_old_network():
@@ -92,6 +94,14 @@ def test_dilation_widens_the_sequence_models_context_at_the_same_size():
 
     assert reach(()) == reach((1, 1)) == 6  # two 7-tap blocks: 3 frames each side
     assert reach((1, 4)) == 3 + 12
+    plain = ModelConfig(height=32, channels=(8, 16, 16), hidden=32, layers=1)
+    wide = dataclasses.replace(plain, dilation=(2, 4))
+    a, b = Recognizer(plain, 11), Recognizer(wide, 11).eval()
+    assert a.state_dict().keys() == b.state_dict().keys()  # the same weights, spread out
+    x = torch.rand(2, 1, 32, 101)
+    out = b(x)
+    assert out.shape == (101 // 4, 2, 11)
+    assert torch.allclose(torch.jit.script(b)(x), out, atol=1e-5)
 
 
 @pytest.mark.parametrize("frames", [1, 5, 12, 37])
@@ -104,14 +114,6 @@ def test_spaced_convolution_is_a_dilated_one(frames, spacing):
     x = torch.randn(3, 6, frames)
     torch.testing.assert_close(spaced(x), dilated(x))
     torch.testing.assert_close(torch.jit.script(spaced)(x), dilated(x))
-    plain = ModelConfig(height=32, channels=(8, 16, 16), hidden=32, layers=1)
-    wide = dataclasses.replace(plain, dilation=(2, 4))
-    a, b = Recognizer(plain, 11), Recognizer(wide, 11).eval()
-    assert a.state_dict().keys() == b.state_dict().keys()  # the same weights, spread out
-    x = torch.rand(2, 1, 32, 101)
-    out = b(x)
-    assert out.shape == (101 // 4, 2, 11)
-    assert torch.allclose(torch.jit.script(b)(x), out, atol=1e-5)
 
 
 def test_channel_dropout_drops_whole_channels_of_a_line_in_training_only():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import statistics
 import time
 
 import torch
@@ -47,13 +48,14 @@ def choose_precision(module: torch.jit.ScriptModule, runs: int = 3) -> bool:
         module.set_bf16(False)
         log.warning("network in float32: bf16 failed on this CPU (%s)", e)
         return False
-    keep = sorted(bf16)[runs // 2] < sorted(fp32)[runs // 2]
+    bf16_s, fp32_s = statistics.median(bf16), statistics.median(fp32)
+    keep = bf16_s < fp32_s
     module.set_bf16(keep)
     log.info(
         "network in %s: %.1f ms in bf16, %.1f ms in float32 (median of %d, a %dx%d line)",
         "bf16" if keep else "float32",
-        1e3 * sorted(bf16)[runs // 2],
-        1e3 * sorted(fp32)[runs // 2],
+        1e3 * bf16_s,
+        1e3 * fp32_s,
         runs,
         module.height,
         16 * module.height,

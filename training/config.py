@@ -102,6 +102,10 @@ class TrainConfig:
                 f"model.height={self.model.height} but data.height={self.data.height}; "
                 "set both to the same value"
             )
+        for key in ("real_warp", "real_band"):
+            chance = getattr(self.data, key)
+            if not 0.0 <= chance <= 1.0:
+                raise ConfigError(f"data.{key}={chance}; a chance per line: use 0 to 1")
         # The data widens lines to the model's frames: one definition, the model's.
         self.data.ctc_stride = self.model.stride
         self.data.crop, self.data.x_scale = self.model.crop, self.model.x_scale

@@ -110,3 +110,13 @@ def test_recorded_runs_still_parse(path):
     still run: every key in the recorded overrides exists and is valid."""
     cfg = parse_config(["--preset", "full", "--config", str(path)])
     assert cfg.log.name == path.stem
+
+
+def test_real_band_out_of_range_names_the_key():
+    from training.config import preset
+    from training.errors import ConfigError
+
+    cfg = preset("full")
+    cfg.data.real_band = 1.5
+    with pytest.raises(ConfigError, match=r"data\.real_band=1\.5.*0 to 1"):
+        cfg.check()

@@ -111,9 +111,28 @@ def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def distort_real(img: np.ndarray, rng: np.random.Generator, warp: float = 0.0) -> np.ndarray:
-    """Training-time variation of a real (H, W) uint8 line: width, slant, contrast, blur, and
-    with probability `warp` an elastic warp and a stroke-width change."""
+def cut_band(img: np.ndarray, rng: np.random.Generator, max_width: int = 4096) -> np.ndarray:
+    """A band of 30-60% of a (H, W) uint8 line's rows, zoomed back to H rows (and wider)."""
+    # A text-line polygon drawn too thin or too low leaves such a band, scaled up to the line
+    # height: about a tenth of Hooker's lines, read at twice the CER of the others
+    # (docs/training-runs.md, "Lines cut by their polygons").
+    h, w = img.shape
+    band = max(2, int(round(h * rng.uniform(0.3, 0.6))))
+    lowest = int(0.1 * h)  # the band starts below the top tenth: ascenders are what is lost
+    top = int(rng.integers(lowest, h - band + 1)) if h - band > lowest else 0
+    width = min(max_width, max(8, int(round(w * h / band))))
+    rows = Image.fromarray(np.ascontiguousarray(img[top : top + band]))
+    return np.asarray(rows.resize((width, h), Image.Resampling.BILINEAR))
+
+
+def distort_real(
+    img: np.ndarray, rng: np.random.Generator, warp: float = 0.0, band: float = 0.0
+) -> np.ndarray:
+    """Training-time variation of a real (H, W) uint8 line: width, slant, contrast, blur; with
+    probability `warp` an elastic warp and a stroke-width change, with probability `band` only
+    a band of its rows, zoomed (`cut_band`)."""
+    if band and rng.random() < band:  # no draw when off: runs without it repeat exactly
+        img = cut_band(img, rng)
     h, w = img.shape
     if rng.random() < 0.7:  # writers differ in letter width
         w = max(8, int(w * rng.uniform(0.8, 1.2)))

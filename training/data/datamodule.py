@@ -47,6 +47,7 @@ class DataConfig:
     x_scale: float = 1.0  # width factor after scaling (set from model.x_scale)
     augment_real: bool = True  # vary real training lines (width, slant, contrast, blur)
     real_warp: float = 0.0  # chance of an elastic warp and stroke change on a real line
+    real_band: float = 0.0  # chance of keeping only a zoomed band of a real line's rows
     seed: int = 0
     cache_dir: str = "cache/data"  # downloads land here
     charset: str = CHARSET
@@ -83,13 +84,14 @@ class Lines(Dataset):
         warp: float = 0.0,
         crop: bool = False,
         x_scale: float = 1.0,
+        band: float = 0.0,
     ) -> None:
         self.parts = parts
         self.charset = charset
         self.height = height
         self.stride = stride
         self.augment = augment  # vary real lines (synthetic ones vary by construction)
-        self.warp = warp
+        self.warp, self.band = warp, band
         self.crop, self.x_scale = crop, x_scale
         self._calls = 0  # with the worker's torch seed: each draw differs, runs repeat
 
@@ -109,7 +111,7 @@ class Lines(Dataset):
         if self.augment and not drawn:
             self._calls += 1
             rng = np.random.default_rng([torch.initial_seed() % 2**32, part, i, self._calls])
-            img = distort_real(img, rng, self.warp)
+            img = distort_real(img, rng, self.warp, self.band)
         img = fit_ctc(img, len(target), self.stride)
         return img, target, self.charset.decode(target)
 
@@ -198,7 +200,15 @@ class LineDataModule(L.LightningDataModule):
     def _dataset(self, parts: list, augment: bool = False) -> Lines:
         c = self.config
         return Lines(
-            parts, self.charset, c.height, c.ctc_stride, augment, c.real_warp, c.crop, c.x_scale
+            parts,
+            self.charset,
+            c.height,
+            c.ctc_stride,
+            augment,
+            c.real_warp,
+            c.crop,
+            c.x_scale,
+            c.real_band,
         )
 
     def _loader(self, ds: Lines, **kw) -> DataLoader:

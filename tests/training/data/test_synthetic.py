@@ -147,3 +147,31 @@ def test_real_line_warp_moves_the_ink_only_when_asked():
         assert np.abs(plain.astype(int) - warped.astype(int)).mean() > 1.0
         again = distort_real(img, np.random.default_rng(seed), 0.0)
         assert np.array_equal(plain, again)
+
+
+def test_cut_band_keeps_a_zoomed_band_of_the_rows():
+    from training.data.augment import cut_band
+
+    img = np.full((48, 300), 230, np.uint8)
+    img[:4] = 0  # the top tenth holds ascenders only: a band never starts there
+    img[20:30, 20:280:4] = 25
+    for seed in range(20):
+        out = cut_band(img, np.random.default_rng(seed))
+        assert out.dtype == np.uint8 and out.shape[0] == 48
+        # 30-60% of the rows zoomed to 48: 1.7-3.3x as wide
+        assert 300 * 1.6 < out.shape[1] < 300 * 3.4, out.shape
+        assert out[:3].min() > 0  # the all-black top rows were left out
+    assert cut_band(np.full((48, 3000), 200, np.uint8), np.random.default_rng(0)).shape[1] == 4096
+
+
+def test_real_line_band_only_when_asked_and_no_draw_when_off():
+    from training.data.augment import distort_real
+
+    img = np.full((40, 300), 230, np.uint8)
+    img[12:28, 20:280:4] = 25
+    for seed in range(10):
+        plain = distort_real(img, np.random.default_rng(seed), 0.0, 0.0)
+        # band 0 draws nothing: the same stream as before the option existed
+        assert np.array_equal(plain, distort_real(img, np.random.default_rng(seed), 0.0))
+        cut = distort_real(img, np.random.default_rng(seed), 0.0, 1.0)
+        assert cut.shape[0] == 40 and cut.shape[1] > 1.3 * plain.shape[1]

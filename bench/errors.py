@@ -3,8 +3,11 @@
 Aligns each prediction with its transcription (Levenshtein, one alignment per line) and counts
 substitutions, deletions and insertions per validation set, the most frequent confusions, and
 the CER once case and punctuation are ignored (if that is far lower, the errors are
-conventions, not letters), and the CER of each document (are a few of them most of a set's
-errors?). Best-path decoding by default (`--beam` for the LM search).
+conventions, not letters), the CER of each document (are a few of them most of a set's
+errors?) and by pixels of line width per character (lines cut by their polygons are zoomed:
+wide for their text). `--band N` also reads N of each set's ordinary lines cut to a band of
+their rows as training's `data.real_band` cuts them (is that what the zoomed lines look like
+to the model?). Best-path decoding by default (`--beam` for the LM search).
 Writes bench/errors.json.
 """
 
@@ -19,13 +22,24 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+from torchmetrics.functional.text import char_error_rate
+
 from serving.atomic import write_text
 from training.cli import run_command
+from training.data.augment import cut_band
 from training.data.charset import normalize_text
+from training.data.lines import LineSample
 from training.evaluate import eval_sets, load_exported, predict_all
+from training.preprocess import crop_to_ink
 
 log = logging.getLogger("bench.errors")
 Op = tuple[str, str, str]  # (kind S | D | I, truth character, predicted character)
+# Pixels of a 64-px line's width per character of its text: bucket edges. The median Hooker
+# line has 16.6; past 24 they are mostly lines zoomed from a band cut by their polygon.
+WIDTH_EDGES = (12, 16, 20, 24, 32)
+ZOOMED = 24
 
 
 def edit_ops(truth: str, pred: str) -> list[Op]:
@@ -115,7 +129,70 @@ def by_document(
     ]
 
 
-def run(model_path: Path, out: Path, beam: int = 0, synthetic: int = 0) -> dict[str, Any]:
+def px_per_char(sample: LineSample, truth: str) -> float:
+    """Width of the line scaled to 64 px high, per character of its transcription."""
+    h, w = sample.image.shape[:2]
+    return w * 64 / h / max(len(truth), 1)
+
+
+def by_width(widths: list[float], truths: list[str], ops: list[list[Op]]) -> list[dict[str, Any]]:
+    """CER by pixels of width per character (`WIDTH_EDGES` buckets), narrowest first."""
+    edges = (0, *WIDTH_EDGES, float("inf"))
+    total = max(sum(map(len, ops)), 1)
+    rows = []
+    for lo, hi in zip(edges, edges[1:], strict=False):
+        idx = [i for i, w in enumerate(widths) if lo <= w < hi]
+        errs, chars = sum(len(ops[i]) for i in idx), sum(len(truths[i]) for i in idx)
+        rows.append(
+            {
+                "px_per_char": f"{lo}-{hi}",
+                "lines": len(idx),
+                "chars": chars,
+                "cer": round(errs / max(chars, 1), 4),
+                "share_of_errors": round(errs / total, 4),
+            }
+        )
+    return rows
+
+
+def banded(samples: list[LineSample], seed: int = 0) -> list[LineSample]:
+    """`samples` cropped to their ink and cut to a zoomed band of their rows, as training's
+    `data.real_band` cuts its (already cropped) lines."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for s in samples:
+        ink = crop_to_ink(torch.from_numpy(np.asarray(s.image, np.float32)))
+        cut = cut_band(ink.round().clamp(0, 255).to(torch.uint8).numpy(), rng)
+        out.append(LineSample(cut, s.text, doc=s.doc))
+    return out
+
+
+def band_check(model: torch.jit.ScriptModule, samples: list[LineSample], n: int) -> dict:
+    """CER of a set's zoomed lines, of `n` of its other lines, and of those `n` cut."""
+    truths = [normalize_text(s.text) for s in samples]
+    wide = [px_per_char(s, t) >= ZOOMED for s, t in zip(samples, truths, strict=True)]
+    zoomed = [s for s, w in zip(samples, wide, strict=True) if w]
+    ordinary = [s for s, w in zip(samples, wide, strict=True) if not w]
+    pick = [ordinary[i] for i in sorted(np.random.default_rng(0).permutation(len(ordinary))[:n])]
+
+    def cer(lines: list[LineSample]) -> float | None:
+        if not lines:
+            return None
+        preds = predict_all(model, lines)
+        return round(float(char_error_rate(preds, [normalize_text(s.text) for s in lines])), 4)
+
+    return {
+        "zoomed_lines": len(zoomed),
+        "zoomed_cer": cer(zoomed),
+        "ordinary_lines": len(pick),
+        "ordinary_cer": cer(pick),
+        "ordinary_cut_cer": cer(banded(pick)),
+    }
+
+
+def run(
+    model_path: Path, out: Path, beam: int = 0, synthetic: int = 0, band: int = 0
+) -> dict[str, Any]:
     """Tally the errors of the model on every validation set and write `out` atomically."""
     model, _ = load_exported(model_path)
     model.set_beam(beam)
@@ -126,6 +203,11 @@ def run(model_path: Path, out: Path, beam: int = 0, synthetic: int = 0) -> dict[
         ops = align(truths, preds)
         r = tally(truths, preds, ops=ops)
         r["documents"] = by_document([s.doc for s in samples], truths, preds, ops)
+        widths = [px_per_char(s, t) for s, t in zip(samples, truths, strict=True)]
+        r["by_px_per_char"] = by_width(widths, truths, ops)
+        if band and not name.startswith("synthetic"):
+            r["band"] = band_check(model, samples, band)
+            log.info("%s: zoomed lines and ordinary ones cut to a band: %s", name, r["band"])
         results["sets"][name] = r
         log.info(
             "%s: CER %.1f%%: %d substitutions, %d deletions, %d insertions in %d characters; "
@@ -149,8 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("bench/errors.json"))
     p.add_argument("--beam", type=int, default=0, help="0: best path; 6: the LM default")
     p.add_argument("--synthetic", type=int, default=0, help="synthetic test lines too")
+    p.add_argument("--band", type=int, default=0, help="ordinary lines per set to cut (0: none)")
     args = p.parse_args(argv)
-    return run_command(log, lambda: run(args.model, args.out, args.beam, args.synthetic))
+    return run_command(log, lambda: run(args.model, args.out, args.beam, args.synthetic, args.band))
 
 
 if __name__ == "__main__":

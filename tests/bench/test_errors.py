@@ -68,9 +68,12 @@ def test_run_writes_a_tally_per_validation_set(tiny_model_file, tmp_path, monkey
     monkeypatch.setattr(evaluate, "REAL_VAL", f"{tmp_path}/*-val-*.tar")
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "errors.json"
-    r = errors.run(tiny_model_file, out)
+    r = errors.run(tiny_model_file, out, band=2)
     assert json.loads(out.read_text()) == r
     s = r["sets"]["alpha-val"]
+    # 80 px for 2 characters: every line is wide for its text (40 px a character)
+    assert s["band"]["zoomed_lines"] == 3 and s["band"]["ordinary_cer"] is None
+    assert sum(b["lines"] for b in s["by_px_per_char"]) == 3
     assert s["lines"] == 3 and s["chars"] == 6
     edits = s["substitutions"] + s["deletions"] + s["insertions"]
     assert s["cer"] == round(edits / 6, 4)
@@ -87,3 +90,35 @@ def test_run_writes_a_tally_per_validation_set(tiny_model_file, tmp_path, monkey
 def test_run_names_the_missing_model(tmp_path):
     with pytest.raises(DataError, match="training.export"):
         errors.run(tmp_path / "nope.pt", tmp_path / "errors.json")
+
+
+def test_by_width_buckets_lines_by_pixels_per_character():
+    truths = ["ab", "abcd", "xy"]
+    ops = [[("S", "a", "e")], [], [("D", "x", ""), ("D", "y", "")]]
+    rows = {r["px_per_char"]: r for r in errors.by_width([10.0, 14.0, 40.0], truths, ops)}
+    assert rows["0-12"] == {
+        "px_per_char": "0-12",
+        "lines": 1,
+        "chars": 2,
+        "cer": 0.5,
+        "share_of_errors": round(1 / 3, 4),
+    }
+    assert rows["12-16"]["cer"] == 0.0 and rows["32-inf"]["cer"] == 1.0
+    assert rows["16-20"]["lines"] == 0 and sum(r["lines"] for r in rows.values()) == 3
+
+
+def test_px_per_char_is_measured_at_64_px():
+    line = LineSample(np.zeros((32, 100), np.uint8), "abcd")
+    assert errors.px_per_char(line, "abcd") == 50.0
+
+
+def test_banded_lines_are_zoomed_bands_of_the_ink():
+    img = np.full((64, 300), 230, np.uint8)
+    img[20:44, 30:270:3] = 20  # the ink box: 24 rows (plus a margin), 240 columns
+    cut = errors.banded([LineSample(img, "text", doc="d")] * 3)
+    for s in cut:
+        h, w = s.image.shape
+        # the box with its 5% margin: 26 rows, 242 columns; a band of 30-60% of its rows
+        # zoomed back to 26 rows is 1.67-3.33 times as wide
+        assert s.text == "text" and s.doc == "d" and h == 26 and 1.6 * 242 < w < 3.4 * 242
+    assert len({s.image.shape[1] for s in cut}) > 1  # each line its own band

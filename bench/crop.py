@@ -20,9 +20,8 @@ import torch
 
 from serving.atomic import write_text
 from training.cli import run_command
-from training.data.datamodule import MAX_WIDTH
 from training.evaluate import eval_sets
-from training.preprocess import crop_to_ink, resize_to_height
+from training.preprocess import MAX_WIDTH, crop_to_ink, resize_to_height
 
 log = logging.getLogger("bench.crop")
 

@@ -22,11 +22,11 @@ from serving.atomic import write_text, write_with
 from training.cli import add_arguments, apply_overrides, from_dict, run_command, to_dict
 from training.config import TrainConfig
 from training.data.charset import Charset
-from training.data.datamodule import MAX_WIDTH
 from training.errors import DataError, InternalError
 from training.lm import DecodeConfig, build_tables, corpus
 from training.model import Recognizer, count_parameters
 from training.predictor import LinePredictor
+from training.preprocess import MAX_WIDTH
 
 log = logging.getLogger("training.export")
 SIZE_BUDGET_MB = 20

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+MAX_WIDTH = 4096  # widest model input in pixels: longer lines are squeezed (serving does too)
+
 
 def to_grey(image: torch.Tensor) -> torch.Tensor:
     """uint8 (H, W) or (H, W, C) with C in 1, 3, 4 -> float (H, W) in [0, 255].

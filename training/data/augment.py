@@ -12,6 +12,8 @@ import numpy as np
 from PIL import Image, ImageFilter
 from scipy import ndimage
 
+from training.preprocess import MAX_WIDTH
+
 # Font size (px) the pixel-sized augmentations were tuned at: 0.6 of a 64-px line. They scale
 # with the font size, so a line drawn at 40 px looks like one drawn at 64 px and scaled down.
 REFERENCE_SIZE = 38
@@ -111,7 +113,7 @@ def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def cut_band(img: np.ndarray, rng: np.random.Generator, max_width: int = 4096) -> np.ndarray:
+def cut_band(img: np.ndarray, rng: np.random.Generator, max_width: int = MAX_WIDTH) -> np.ndarray:
     """A band of 30-60% of a (H, W) uint8 line's rows, zoomed back to H rows (and wider)."""
     # A text-line polygon drawn too thin or too low leaves such a band, scaled up to the line
     # height: about a tenth of Hooker's lines, read at twice the CER of the others

@@ -20,12 +20,11 @@ from training.data.charset import CHARSET, Charset, normalize_text
 from training.data.lines import LineSample
 from training.data.sources import SourceConfig, doc_split, load_source
 from training.data.synthetic import SyntheticConfig, SyntheticLines
-from training.preprocess import fit_height
+from training.preprocess import MAX_WIDTH, fit_height
 
 log = logging.getLogger(__name__)
 
 SEED_STRIDE = 1_000_003  # synthetic val/test seeds sit far from the training seed
-MAX_WIDTH = 4096  # widest model input in pixels: longer lines are squeezed (serving does too)
 
 
 @dataclass

@@ -37,7 +37,8 @@ from training.preprocess import crop_to_ink
 log = logging.getLogger("bench.errors")
 Op = tuple[str, str, str]  # (kind S | D | I, truth character, predicted character)
 # Pixels of a 64-px line's width per character of its text: bucket edges. The median Hooker
-# line has 16.6; past 24 they are mostly lines zoomed from a band cut by their polygon.
+# line has 16.6; past 24 his are mostly lines zoomed from a band cut by their polygon
+# (Copiste's are wide writing).
 WIDTH_EDGES = (12, 16, 20, 24, 32)
 ZOOMED = 24
 

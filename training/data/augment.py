@@ -116,7 +116,7 @@ def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def cut_band(img: np.ndarray, rng: np.random.Generator, max_width: int = MAX_WIDTH) -> np.ndarray:
     """A band of 30-60% of a (H, W) uint8 line's rows, zoomed back to H rows (and wider)."""
     # A text-line polygon drawn too thin or too low leaves such a band, scaled up to the line
-    # height: about a tenth of Hooker's lines, read at twice the CER of the others
+    # height: an eighth of Hooker's lines, read at 2.6 times the CER of the others
     # (docs/training-runs.md, "Lines cut by their polygons").
     h, w = img.shape
     band = max(2, int(round(h * rng.uniform(0.3, 0.6))))

@@ -149,7 +149,7 @@ def by_width(widths: list[float], truths: list[str], ops: list[list[Op]]) -> lis
                 "px_per_char": f"{lo}-{hi}",
                 "lines": len(idx),
                 "chars": chars,
-                "cer": round(errs / max(chars, 1), 4),
+                "cer": round(errs / chars, 4) if chars else None,  # None: no line, not 0%
                 "share_of_errors": round(errs / total, 4),
             }
         )
@@ -157,8 +157,7 @@ def by_width(widths: list[float], truths: list[str], ops: list[list[Op]]) -> lis
 
 
 def banded(samples: list[LineSample], seed: int = 0) -> list[LineSample]:
-    """`samples` cropped to their ink and cut to a zoomed band of their rows, as training's
-    `data.real_band` cuts its (already cropped) lines."""
+    """`samples` cropped to their ink, then cut as `data.real_band` cuts cropped lines."""
     rng = np.random.default_rng(seed)
     out = []
     for s in samples:
@@ -168,7 +167,7 @@ def banded(samples: list[LineSample], seed: int = 0) -> list[LineSample]:
     return out
 
 
-def band_check(model: torch.jit.ScriptModule, samples: list[LineSample], n: int) -> dict:
+def band_check(model: torch.jit.ScriptModule, samples: list[LineSample], n: int) -> dict[str, Any]:
     """CER of a set's zoomed lines, of `n` of its other lines, and of those `n` cut."""
     truths = [normalize_text(s.text) for s in samples]
     wide = [px_per_char(s, t) >= ZOOMED for s, t in zip(samples, truths, strict=True)]
@@ -195,9 +194,11 @@ def run(
     model_path: Path, out: Path, beam: int = 0, synthetic: int = 0, band: int = 0
 ) -> dict[str, Any]:
     """Tally the errors of the model on every validation set and write `out` atomically."""
-    model, _ = load_exported(model_path)
+    model, meta = load_exported(model_path)
     model.set_beam(beam)
-    results: dict[str, Any] = {"model": str(model_path), "beam": beam, "sets": {}}
+    version = meta.get("version", "?")
+    results: dict[str, Any] = {"model": str(model_path), "version": version, "beam": beam}
+    results["sets"] = {}
     for name, samples in eval_sets(synthetic, 0, []).items():
         truths = [normalize_text(s.text) for s in samples]
         preds = predict_all(model, samples)
@@ -234,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--synthetic", type=int, default=0, help="synthetic test lines too")
     p.add_argument("--band", type=int, default=0, help="ordinary lines per set to cut (0: none)")
     args = p.parse_args(argv)
+    if args.band < 0:
+        p.error(f"--band {args.band}: give a number of lines, 0 or more")
     return run_command(log, lambda: run(args.model, args.out, args.beam, args.synthetic, args.band))
 
 

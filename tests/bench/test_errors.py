@@ -114,11 +114,43 @@ def test_px_per_char_is_measured_at_64_px():
 
 def test_banded_lines_are_zoomed_bands_of_the_ink():
     img = np.full((64, 300), 230, np.uint8)
-    img[20:44, 30:270:3] = 20  # the ink box: 24 rows (plus a margin), 240 columns
+    img[20:44, 30:270:3] = 20  # ink in rows 20-43 and columns 30-267
     cut = errors.banded([LineSample(img, "text", doc="d")] * 3)
     for s in cut:
         h, w = s.image.shape
-        # the box with its 5% margin: 26 rows, 242 columns; a band of 30-60% of its rows
-        # zoomed back to 26 rows is 1.67-3.33 times as wide
-        assert s.text == "text" and s.doc == "d" and h == 26 and 1.6 * 242 < w < 3.4 * 242
+        # the box with its 1-px margin: 26 rows, 240 columns; a band of 8-16 of its rows
+        # zoomed back to 26 rows is 390-780 columns wide
+        assert s.text == "text" and s.doc == "d" and h == 26 and 390 <= w <= 780
     assert len({s.image.shape[1] for s in cut}) > 1  # each line its own band
+
+
+def test_band_check_reads_the_zoomed_lines_the_ordinary_ones_and_those_cut(monkeypatch):
+    wide = LineSample(np.full((64, 400), 200, np.uint8), "ab", doc="d")  # 200 px a character
+    ink = np.full((64, 200), 230, np.uint8)
+    ink[20:44, 10:190:3] = 20
+    narrow = [LineSample(ink, "abcdefghijklmnop", doc="d") for _ in range(3)]  # 12.5 px
+    seen: list[list[LineSample]] = []
+
+    def fake_predict(model, lines):
+        seen.append(lines)
+        return ["ab"] * len(lines)
+
+    monkeypatch.setattr(errors, "predict_all", fake_predict)
+    r = errors.band_check(None, [wide, *narrow], 2)
+    assert (r["zoomed_lines"], r["ordinary_lines"]) == (1, 2)
+    zoomed, ordinary, cut = seen
+    assert zoomed == [wide] and len(ordinary) == 2 and all(s in narrow for s in ordinary)
+    assert [s.text for s in cut] == [s.text for s in ordinary]
+    assert all(c.image.shape[1] > 1.6 * 180 for c in cut)  # banded: zoomed from the ink box
+    assert r["zoomed_cer"] == 0.0 and r["ordinary_cer"] == r["ordinary_cut_cer"] == 0.875
+
+
+def test_by_width_reports_no_cer_for_an_empty_bucket():
+    rows = errors.by_width([10.0], ["ab"], [[]])
+    assert rows[0]["cer"] == 0.0 and all(r["cer"] is None for r in rows[1:])
+
+
+def test_a_negative_band_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        errors.main(["--band", "-1"])
+    assert "--band -1" in capsys.readouterr().err

@@ -112,11 +112,12 @@ def test_recorded_runs_still_parse(path):
     assert cfg.log.name == path.stem
 
 
-def test_real_band_out_of_range_names_the_key():
+@pytest.mark.parametrize(("key", "value"), [("real_band", 1.5), ("real_warp", -0.1)])
+def test_a_chance_out_of_range_names_the_key(key, value):
     from training.config import preset
     from training.errors import ConfigError
 
     cfg = preset("full")
-    cfg.data.real_band = 1.5
-    with pytest.raises(ConfigError, match=r"data\.real_band=1\.5.*0 to 1"):
+    setattr(cfg.data, key, value)
+    with pytest.raises(ConfigError, match=rf"data\.{key}={value}.*0 to 1"):
         cfg.check()

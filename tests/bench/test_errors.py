@@ -7,6 +7,7 @@ import pytest
 
 from bench import errors
 from training import evaluate
+from training.data.charset import normalize_text
 from training.data.lines import LineSample
 from training.data.webdataset import write_shard
 from training.errors import DataError
@@ -136,7 +137,9 @@ def test_band_check_reads_the_zoomed_lines_the_ordinary_ones_and_those_cut(monke
         return ["ab"] * len(lines)
 
     monkeypatch.setattr(errors, "predict_all", fake_predict)
-    r = errors.band_check(None, [wide, *narrow], 2)
+    lines = [wide, *narrow]
+    widths = [errors.px_per_char(s, normalize_text(s.text)) for s in lines]
+    r = errors.band_check(None, lines, widths, 2)
     assert (r["zoomed_lines"], r["ordinary_lines"]) == (1, 2)
     zoomed, ordinary, cut = seen
     assert zoomed == [wide] and len(ordinary) == 2 and all(s in narrow for s in ordinary)

@@ -204,10 +204,10 @@ class LineDataModule(L.LightningDataModule):
             c.height,
             c.ctc_stride,
             augment,
-            c.real_warp,
-            c.crop,
-            c.x_scale,
-            c.real_band,
+            warp=c.real_warp,
+            crop=c.crop,
+            x_scale=c.x_scale,
+            band=c.real_band,
         )
 
     def _loader(self, ds: Lines, **kw) -> DataLoader:

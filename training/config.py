@@ -106,6 +106,12 @@ class TrainConfig:
             chance = getattr(self.data, key)
             if not 0.0 <= chance <= 1.0:
                 raise ConfigError(f"data.{key}={chance}; a chance per line: use 0 to 1")
+        val, test = self.data.val_fraction, self.data.test_fraction
+        if not (0.0 <= val <= 1.0 and 0.0 <= test <= 1.0 and val + test <= 1.0):
+            raise ConfigError(
+                f"data.val_fraction={val}, data.test_fraction={test}: shares of the documents "
+                "of split=auto sources; use 0 to 1 each, summing to at most 1"
+            )
         # The data widens lines to the model's frames: one definition, the model's.
         self.data.ctc_stride = self.model.stride
         self.data.crop, self.data.x_scale = self.model.crop, self.model.x_scale

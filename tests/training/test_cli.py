@@ -121,3 +121,15 @@ def test_a_chance_out_of_range_names_the_key(key, value):
     setattr(cfg.data, key, value)
     with pytest.raises(ConfigError, match=rf"data\.{key}={value}.*0 to 1"):
         cfg.check()
+
+
+@pytest.mark.parametrize(("val", "test"), [(-0.1, 0.1), (0.1, 1.2), (0.6, 0.5)])
+def test_document_shares_out_of_range_name_the_keys(val, test):
+    from training.config import preset
+    from training.errors import ConfigError
+
+    cfg = preset("full")
+    cfg.data.val_fraction, cfg.data.test_fraction = val, test
+    pattern = rf"val_fraction={val}, data\.test_fraction={test}.*at most 1"
+    with pytest.raises(ConfigError, match=pattern):
+        cfg.check()

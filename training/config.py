@@ -107,7 +107,7 @@ class TrainConfig:
             if not 0.0 <= chance <= 1.0:
                 raise ConfigError(f"data.{key}={chance}; a chance per line: use 0 to 1")
         val, test = self.data.val_fraction, self.data.test_fraction
-        if not (0.0 <= val <= 1.0 and 0.0 <= test <= 1.0 and val + test <= 1.0):
+        if min(val, test) < 0.0 or val + test > 1.0:  # then neither is above 1 either
             raise ConfigError(
                 f"data.val_fraction={val}, data.test_fraction={test}: shares of the documents "
                 "of split=auto sources; use 0 to 1 each, summing to at most 1"

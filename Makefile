@@ -64,14 +64,15 @@ space: venv
 	$(BIN)/python space/app.py
 
 # The folder to push to a Hugging Face Space: its README (front matter) and requirements at
-# the root, with the space/ and serving/ packages.
+# the root, with the space/, serving/ and htr/ packages.
 space-bundle:
 	rm -rf dist/space && mkdir -p dist/space
 	cp space/README.md space/requirements.txt dist/space/
-	mkdir -p dist/space/space/examples dist/space/serving
-	cp space/*.py dist/space/space/ && rm dist/space/space/make_examples.py
+	mkdir -p dist/space/space/examples dist/space/serving dist/space/htr
+	cp space/*.py dist/space/space/
 	cp space/examples/*.png dist/space/space/examples/
 	cp serving/*.py dist/space/serving/
+	cp htr/*.py dist/space/htr/
 	@echo "dist/space is ready: push it to a Space repository"
 
 preview: setup
@@ -86,11 +87,11 @@ train: setup
 
 RUN ?= quick
 export-model: venv
-	$(BIN)/python -m training.export $$(ls -t runs/$(RUN)/checkpoints/best-*.ckpt | head -1)
-	$(BIN)/python -m training.evaluate
+	$(BIN)/python -m release.export $$(ls -t runs/$(RUN)/checkpoints/best-*.ckpt | head -1)
+	$(BIN)/python -m release.evaluate
 
 publish: venv
-	$(BIN)/python -m training.publish
+	$(BIN)/python -m release.publish
 
 tensorboard: venv
 	$(BIN)/tensorboard --logdir runs --host 127.0.0.1 --port 6006
@@ -106,11 +107,11 @@ bench: setup bench-system
 	$(BIN)/python -m bench
 
 ablation: setup
-	$(BIN)/python -m bench.ablation --seconds 150
+	$(BIN)/python -m experiments.ablation --seconds 150
 
-# float32 / bf16 / channels_last / torch.compile training steps: docs/layout.md (~10 minutes)
+# float32 / bf16 / channels_last / torch.compile training steps: experiments/layout.md (~10 minutes)
 layout: setup
-	$(BIN)/python -m bench.layout --compile
+	$(BIN)/python -m experiments.layout --compile
 
 test: setup test-system
 	$(BIN)/ruff check .

@@ -22,10 +22,10 @@ from typing import Any
 import torch
 
 from bench import lambda_load, quality, report, speed, tesseract
-from serving.atomic import write_text
-from space.source import ModelSource, fetch, resolved_revision
+from htr.atomic import write_text
+from htr.errors import ConfigError
+from serving.source import ModelSource, fetch, resolved_revision
 from training.cli import run_command
-from training.errors import ConfigError
 
 log = logging.getLogger("bench")
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     if not examples:
         raise ConfigError("no lines to benchmark: keep --synthetic above 0 or pass --data")
-    line = speed.reference_line()  # the one bench.latency times too
+    line = speed.reference_line()  # the one experiments.latency times too
     r["latency"] = speed.latency(model, line)
     r["throughput"] = speed.throughput(model, pool, jobs)
     r["cold_start"] = speed.cold_start(path, r["latency"]["tesseract"]["p50_ms"])

@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from bench.stats import quantiles
-from serving.atomic import write_text
+from htr.atomic import write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 INVOKE = "/2015-03-31/functions/function/invocations"

@@ -11,9 +11,9 @@ import numpy as np
 import torch
 
 from bench import tesseract
+from release.evaluate import eval_sets, predict_all, rates
 from training.data.charset import normalize_text
 from training.data.lines import LineSample
-from training.evaluate import eval_sets, predict_all, rates
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont
 
 from bench.quality import Example
-from serving.atomic import write_with
+from htr.atomic import write_with
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"  # fonts-dejavu-core: accents render
 TARGETS = {"copiste-val": 0.15, "hooker-val": 0.20}  # real validation CER, full preset, 2 h

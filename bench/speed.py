@@ -25,7 +25,7 @@ from PIL import Image
 
 from bench import lambda_load, tesseract
 from bench.stats import quantiles
-from training.evaluate import eval_sets
+from release.evaluate import eval_sets
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from training.errors import ConfigError
+from htr.errors import ConfigError
 
 LANGS = "eng+fra"
 BORDER = 16  # px of paper around the line: Tesseract segments badly against the image edge

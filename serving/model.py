@@ -39,7 +39,7 @@ def model_path() -> Path:
             return path
     raise ModelUnavailable(
         f"no model file at {[str(p) for p in candidates]}; set "
-        "HTR_MODEL_PATH or export one with `python -m training.export`"
+        "HTR_MODEL_PATH or export one with `python -m release.export`"
     )
 
 

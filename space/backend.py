@@ -22,7 +22,7 @@ API_TIMEOUT_S = float(os.environ.get("MODEL_URL_TIMEOUT", "20"))
 
 def load_local_model() -> model_store.LoadedModel:
     """Resolve the configured source to model.pt and load it (once per process)."""
-    from space.source import ModelSource, fetch, resolved_revision
+    from serving.source import ModelSource, fetch, resolved_revision
 
     source = ModelSource.from_env()
     path = fetch(source)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from serving.atomic import write_text, write_with
+from htr.atomic import write_text, write_with
 
 FEEDBACK_DIR = Path(os.environ.get("HTR_FEEDBACK_DIR", "feedback"))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -20,26 +21,57 @@ sys.path.insert(0, str(ROOT))
 SHARED_LINES = ROOT.parent / "shared" / "data" / "lines"
 
 
+# The one tiny configuration of the test suite: a network and a run that take seconds on CPU.
+TINY = {
+    "model.height": 32,
+    "data.height": 32,
+    "model.channels": "8,16,16,16",
+    "model.hidden": 32,
+    "model.layers": 1,
+    "data.batch_size": 4,
+    "data.lines_per_epoch": 16,
+    "data.synthetic_val": 8,
+    "data.num_workers": 0,
+    "trainer.max_steps": 6,
+    "trainer.max_time": None,
+    "trainer.log_every_n_steps": 2,
+    "log.wandb": "disabled",
+    "log.samples": 2,
+    "optim.warmup_steps": 2,
+    "trainer.threads": 2,
+}
+
+
+@pytest.fixture
+def tiny_settings() -> dict[str, object]:
+    """The tiny configuration as dotted keys (a copy: tests may change it)."""
+    return dict(TINY)
+
+
+@pytest.fixture
+def tiny(tmp_path: Path):
+    """Factory of tiny training configs rooted in the test's tmp folder."""
+    from training.cli import apply_overrides
+    from training.config import preset
+
+    def make(**overrides: object):
+        base = {**TINY, "log.root": str(tmp_path / "runs"), "log.name": "tiny"}
+        base.update({k.replace("__", "."): v for k, v in overrides.items()})
+        return apply_overrides(preset("quick"), base)
+
+    return make
+
+
 def _tiny_export(folder: Path) -> Path:
     """A small randomly initialised model.pt, exported through the real export path."""
     import torch
 
+    from release.export import export
     from training.cli import apply_overrides, to_dict
     from training.config import preset
-    from training.export import export
     from training.module import LitRecognizer
 
-    cfg = apply_overrides(
-        preset("quick"),
-        {
-            "model.height": 32,
-            "data.height": 32,
-            "model.channels": "8,16,16",
-            "model.hidden": 32,
-            "model.layers": 1,
-            "log.wandb": "disabled",
-        },
-    )
+    cfg = apply_overrides(preset("quick"), TINY)
     ckpt = folder / "tiny.ckpt"
     torch.save(
         {"state_dict": LitRecognizer(cfg).state_dict(), "htr": {"config": to_dict(cfg)}}, ckpt
@@ -64,7 +96,7 @@ def served_model(tiny_model_file, monkeypatch):
     model.reset()
 
 
-def load_script(name: str, relative: str):
+def _load_script(name: str, relative: str):
     """Import a file that is not in a package (lambda/ is a Python keyword)."""
     import importlib.util
 
@@ -75,10 +107,49 @@ def load_script(name: str, relative: str):
     return module
 
 
+@pytest.fixture(scope="session")
+def load_script():
+    """Importer of files outside packages: load_script(module_name, path_from_root)."""
+    return _load_script
+
+
+@pytest.fixture(scope="session")
+def local_runtime():
+    """lambda/local_runtime.py, the loopback Lambda Runtime API, as a module."""
+    return _load_script("htr_local_runtime", "lambda/local_runtime.py")
+
+
+@pytest.fixture(scope="session")
+def running_lambda(local_runtime):
+    """Context manager: running_lambda(model_file, workers) serves awslambdaric workers on
+    `model_file` behind the loopback Runtime API and yields its port."""
+    return partial(_running_lambda, local_runtime)
+
+
+def write_doc_shard(path: Path, n_docs: int, text: str = "a cat") -> None:
+    """A WebDataset shard of random 64-px lines, two per document d0, d1, ..."""
+    import numpy as np
+
+    from training.data.lines import LineSample
+    from training.data.webdataset import write_shard
+
+    rng = np.random.default_rng(1)
+    lines = [
+        LineSample(rng.integers(0, 256, (64, 90), dtype=np.uint8), text, doc=f"d{d}")
+        for d in range(n_docs)
+        for _ in range(2)
+    ]
+    write_shard(lines, path)
+
+
+@pytest.fixture(scope="session")
+def doc_shard():
+    """Writer of small shards with known documents: doc_shard(path, n_docs)."""
+    return write_doc_shard
+
+
 @contextmanager
-def running_lambda(model_file: Path, workers: int = 1):
-    """The loopback Runtime API with awslambdaric workers on `model_file`; yields its port."""
-    lr = load_script("htr_local_runtime", "lambda/local_runtime.py")
+def _running_lambda(lr, model_file: Path, workers: int = 1):
     server, runtime = lr.serve("127.0.0.1", 0, timeout_s=60)
     port = server.server_address[1]
     procs = lr.start_workers(f"127.0.0.1:{port}", workers, {"HTR_MODEL_PATH": str(model_file)})

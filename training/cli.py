@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from training.errors import ConfigError, HTRError
+from htr.errors import ConfigError, HTRError
 
 
 def _hints(cls: type) -> dict[str, Any]:

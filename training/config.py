@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from htr.errors import ConfigError
+from recognizer.network import ModelConfig
 from training.data.datamodule import DataConfig
 from training.data.sources import SourceConfig
-from training.errors import ConfigError
 from training.lm import DecodeConfig
-from training.model import ModelConfig
 
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true")
 RESUME = ("auto", "always", "never")
@@ -20,7 +20,7 @@ PRESETS = ("quick", "full", "gpu")
 class OptimConfig:
     """AdamW with linear warm-up then cosine decay."""
 
-    lr: float = 2e-3  # peak learning rate (for batch 16; docs/ablation.md)
+    lr: float = 2e-3  # peak learning rate (for batch 16; experiments/ablation.md)
     weight_decay: float = 0.01
     warmup_steps: int = 200
     # the decay ends at lr * this, at trainer.max_steps or trainer.max_time, whichever is first
@@ -54,7 +54,7 @@ class TrainerConfig:
     val_check_interval: int | None = None  # validate every N training batches; None: per epoch
     threads: int = 0  # torch CPU threads per process; 0: leave torch's default
     # NHWC activations and conv weights: oneDNN's fast layout; training steps 1.16x faster
-    # than bf16-mixed alone on this CPU (docs/layout.md, `make layout`)
+    # than bf16-mixed alone on this CPU (experiments/layout.md, `make layout`)
     channels_last: bool = True
     log_every_n_steps: int = 20
 
@@ -139,14 +139,14 @@ def preset(name: str) -> TrainConfig:
         cfg.optim.lr = 3e-3  # a short run: ~1 point lower CER at the same step than 2e-3
         cfg.trainer.max_time = "00:00:09:00"
         # 2,833 steps fit 9 minutes at 82 lines/s; this shared host's speed varies by 20-30%
-        # (docs/training-runs.md). Whichever runs out first, steps or clock, ends the decay,
+        # (experiments/training-runs.md). Whichever runs out first, steps or clock, ends the decay,
         # and the last step is validated: a slow host makes fewer steps, all of them useful.
         cfg.trainer.max_steps = 3300
     elif name == "full":
         cfg = TrainConfig()
         # Half of the training lines from Hooker, the harder set (one writer's dense cursive):
         # with model.crop, 2-8 points lower hooker-val CER at the same step, Copiste level
-        # (docs/training-runs.md, "Cropped lines and more Hooker")
+        # (experiments/training-runs.md, "Cropped lines and more Hooker")
         cfg.data.sources = [
             SourceConfig(weight=0.2),
             *_real("train", {"copiste": 0.3, "hooker": 0.5}),
@@ -155,21 +155,21 @@ def preset(name: str) -> TrainConfig:
         cfg.data.lines_per_epoch = 32768  # validate every ~8 minutes: 2,000 lines cost ~30 s
         cfg.data.synthetic_val = 256
         cfg.model.dropout = 0.1  # real lines repeat a few times in 2 hours; synthetic ones never
-        # One draw per channel and line: cheaper on CPU than per-activation draws (docs/layout.md)
-        # and level with them at the same step (docs/training-runs.md)
+        # One draw per channel and line: cheaper on CPU than per-activation draws (experiments/layout.md)
+        # and level with them at the same step (experiments/training-runs.md)
         cfg.model.dropout_mode = "channel"
         # A deeper, wider CNN: 3 points lower Hooker CER at the same step, 1 at the same
-        # wall-clock after 24 minutes (docs/training-runs.md); 192 wide in the last stage
+        # wall-clock after 24 minutes (experiments/training-runs.md); 192 wide in the last stage
         cfg.model.channels = (16, 32, 64, 192)
         # one 3x3 conv in the last stage, not two: half the FLOPs, 1.3x the lines/s; after 2
         # hours the same Copiste CER with the LM, 0.2 points more on Hooker, and 17.1-18.0
-        # against 20.7-21.9 ms a line served, timed in turns (docs/training-runs.md, "One 3x3
+        # against 20.7-21.9 ms a line served, timed in turns (experiments/training-runs.md, "One 3x3
         # convolution")
         cfg.model.depth = (1, 1, 2, 1)
         cfg.model.crop = True  # lines cropped to their ink: the ink, not the paper, fills them
         # 64 px was 3 points better than 40 at the same step for about twice the step time; 48 px
         # with channel dropout trained 55 lines/s (the 40-px runs: 54-63) and ended 0.5-1.6
-        # points better with the LM (docs/training-runs.md, "48-px input")
+        # points better with the LM (experiments/training-runs.md, "48-px input")
         cfg.model.height = cfg.data.height = 48
         cfg.optim.ema_decay = 0.999  # validate and export the average of the last ~1,000 steps
         cfg.trainer.max_time = "00:02:00:00"

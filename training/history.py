@@ -2,7 +2,7 @@
 
 `python -m training.history runs/NAME [--tag val/cer] [--every 4096]`: one row per
 validation (or every Nth step), one column per evaluation set (`val/cer/copiste`, ...), and
-the mean training throughput; the tables in docs/training-runs.md come from it.
+the mean training throughput; the tables in experiments/training-runs.md come from it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from training.errors import ConfigError
+from htr.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Interpolated absolute discounting, stored in back-off form so that serving needs one sorted
 table of int64 keys: n-grams (-> log p(x | context)) and contexts (-> log back-off weight).
-The beam search that reads it is `training.beam` (TorchScript).
+The beam search that reads it is `recognizer.beam` (TorchScript).
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from htr.errors import ConfigError, InternalError
 from training.data import dictionary
 from training.data.charset import Charset, normalize_text
 from training.data.datamodule import DataConfig
 from training.data.sources import doc_split, load_source
 from training.data.texts import sentences
-from training.errors import ConfigError, InternalError
 
 log = logging.getLogger(__name__)
 RADIX = 256  # one symbol per byte of an int64 key: ids + 1 < 256, up to 7 symbols

@@ -11,11 +11,11 @@ from lightning.pytorch.callbacks import Timer
 from torch import nn
 from torchmetrics.text import CharErrorRate, WordErrorRate
 
+from recognizer.ctc import greedy_decode
+from recognizer.network import Recognizer, count_parameters, output_lengths
 from training.cli import to_dict
 from training.config import TrainConfig
-from training.ctc import greedy_decode
 from training.data.charset import Charset
-from training.model import Recognizer, count_parameters, output_lengths
 
 
 class LitRecognizer(L.LightningModule):

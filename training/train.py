@@ -17,7 +17,8 @@ from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelChec
 from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from serving.atomic import write_text
+from htr.atomic import write_text
+from htr.errors import ConfigError, HTRError
 from training.callbacks import (
     AveragedWeights,
     PreemptionCheckpoint,
@@ -28,7 +29,6 @@ from training.callbacks import (
 from training.cli import add_arguments, apply_overrides, load_yaml, to_dict
 from training.config import TrainConfig, preset
 from training.data.datamodule import LineDataModule
-from training.errors import ConfigError, HTRError
 from training.module import LitRecognizer
 from training.runs import wandb_env, wandb_id
 

@@ -5,8 +5,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from bench import tesseract
-from training.errors import ConfigError
-from training.evaluate import rates
+from htr.errors import ConfigError
+from release.evaluate import rates
 
 
 def printed(text: str) -> np.ndarray:

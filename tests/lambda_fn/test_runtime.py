@@ -10,25 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import load_script, running_lambda
-
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = Path(__file__).parent / "events"
-
-
-lr = load_script("htr_local_runtime", "lambda/local_runtime.py")
+INVOKE = "/2015-03-31/functions/function/invocations"
 
 
 def invoke(port: int, event: dict, timeout: float = 60) -> dict:
     req = urllib.request.Request(
-        f"http://127.0.0.1:{port}{lr.INVOKE}", data=json.dumps(event).encode(), method="POST"
+        f"http://127.0.0.1:{port}{INVOKE}", data=json.dumps(event).encode(), method="POST"
     )
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         return json.loads(resp.read())
 
 
 @pytest.fixture(scope="module")
-def api(tiny_model_file):
+def api(tiny_model_file, running_lambda):
     with running_lambda(tiny_model_file, workers=2) as port:
         yield port
 

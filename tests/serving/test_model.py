@@ -44,7 +44,7 @@ def test_recognize_returns_texts_confidences_and_revision(served_model):
 def test_missing_model_is_our_error_with_a_remedy(monkeypatch, tmp_path):
     monkeypatch.setenv("HTR_MODEL_PATH", str(tmp_path / "none.pt"))
     model.reset()
-    with pytest.raises(ModelUnavailable, match="training.export"):
+    with pytest.raises(ModelUnavailable, match="release.export"):
         model.get()
     model.reset()
 

@@ -11,7 +11,6 @@ import pytest
 
 from serving import model
 from space import app, backend, feedback
-from tests.conftest import running_lambda
 from training.data.kraken import read_kraken_dir
 
 INVOKE = "/2015-03-31/functions/function/invocations"
@@ -70,7 +69,7 @@ def test_backend_down_is_a_clear_message(monkeypatch):
 
 
 @pytest.mark.slow
-def test_remote_backend_gives_the_same_result(served_model, monkeypatch):
+def test_remote_backend_gives_the_same_result(served_model, running_lambda, monkeypatch):
     with running_lambda(served_model) as port:
         monkeypatch.delenv("MODEL_URL", raising=False)
         local = app.read_image(_line())

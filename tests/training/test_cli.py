@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from training.errors import ConfigError
+from htr.errors import ConfigError
 from training.train import main, parse_config
 
 
@@ -97,7 +97,7 @@ def test_resuming_with_another_network_is_refused(tiny):
         train(tiny(trainer__max_steps=4, model__hidden=48))
 
 
-RUNS = Path(__file__).resolve().parents[2] / "docs" / "runs"
+RUNS = Path(__file__).resolve().parents[2] / "experiments" / "runs"
 
 
 def test_there_are_recorded_runs():
@@ -106,7 +106,7 @@ def test_there_are_recorded_runs():
 
 @pytest.mark.parametrize("path", sorted(RUNS.glob("*.yaml")), ids=lambda p: p.name)
 def test_recorded_runs_still_parse(path):
-    """The commands docs/training-runs.md gives (`--preset full --config docs/runs/X.yaml`)
+    """The commands experiments/training-runs.md gives (`--preset full --config experiments/runs/X.yaml`)
     still run: every key in the recorded overrides exists and is valid."""
     cfg = parse_config(["--preset", "full", "--config", str(path)])
     assert cfg.log.name == path.stem
@@ -114,8 +114,8 @@ def test_recorded_runs_still_parse(path):
 
 @pytest.mark.parametrize(("key", "value"), [("real_band", 1.5), ("real_warp", -0.1)])
 def test_a_chance_out_of_range_names_the_key(key, value):
+    from htr.errors import ConfigError
     from training.config import preset
-    from training.errors import ConfigError
 
     cfg = preset("full")
     setattr(cfg.data, key, value)
@@ -125,8 +125,8 @@ def test_a_chance_out_of_range_names_the_key(key, value):
 
 @pytest.mark.parametrize(("val", "test"), [(-0.1, 0.1), (0.1, 1.2), (0.6, 0.5)])
 def test_document_shares_out_of_range_name_the_keys(val, test):
+    from htr.errors import ConfigError
     from training.config import preset
-    from training.errors import ConfigError
 
     cfg = preset("full")
     cfg.data.val_fraction, cfg.data.test_fraction = val, test

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from torch.utils.tensorboard import SummaryWriter
 
-from training.errors import ConfigError
+from htr.errors import ConfigError
 from training.history import main, scalars, table
 
 

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
+from htr.errors import ConfigError
+from recognizer.lm_lookup import lm_logp
 from training.data.charset import Charset
 from training.data.datamodule import DataConfig
 from training.data.lines import LineSample
 from training.data.sources import SourceConfig, doc_split
 from training.data.webdataset import write_shard
-from training.errors import ConfigError
 from training.lm import DecodeConfig, build_tables, corpus
-from training.lm_lookup import lm_logp
 
 TEXT = ["the cat sat on the mat", "a cat and a hat", "that is the cat", "l'été à Noël"]
 

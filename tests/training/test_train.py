@@ -16,10 +16,10 @@ import pytest
 import torch
 from torchmetrics.functional.text import char_error_rate
 
+from htr.errors import ConfigError
 from training.data.batching import collate
 from training.data.datamodule import Lines
 from training.data.synthetic import SyntheticConfig, SyntheticLines
-from training.errors import ConfigError
 from training.module import LitRecognizer
 from training.train import train
 
@@ -187,7 +187,7 @@ def test_both_loggers_write_their_files(tiny, tmp_path):
 
 
 @pytest.mark.slow
-def test_ddp_with_two_cpu_processes(tmp_path):
+def test_ddp_with_two_cpu_processes(tmp_path, tiny_settings):
     args = [
         sys.executable,
         "-m",
@@ -207,9 +207,7 @@ def test_ddp_with_two_cpu_processes(tmp_path):
         "--trainer.max_time",  # a clock: the ranks share rank 0's for the lr decay
         "00:00:10:00",
     ]
-    from tests.training.conftest import TINY
-
-    for k, v in TINY.items():
+    for k, v in tiny_settings.items():
         if k not in ("trainer.threads", "trainer.max_time"):
             args += [f"--{k}", "none" if v is None else str(v)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -230,8 +228,8 @@ def test_the_last_step_is_validated_when_max_steps_ends_mid_epoch(tiny):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the error is for machines without a GPU")
 def test_the_gpu_preset_without_a_gpu_fails_at_once_naming_the_key(tmp_path):
+    from htr.errors import ConfigError
     from training.config import preset
-    from training.errors import ConfigError
 
     cfg = preset("gpu")
     cfg.log.root = str(tmp_path)

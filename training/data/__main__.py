@@ -1,4 +1,5 @@
-"""`python -m training.data preview|speed`: look at the data, and time the generator."""
+"""`python -m training.data preview|speed|examples`: look at the data, time the generator, and
+render the Space's example lines."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from training.data.preview import contact_sheet, save_png
 from training.data.synthetic import SyntheticConfig, SyntheticLines
 
 log = logging.getLogger("training.data")
+EXAMPLES = Path(__file__).resolve().parents[2] / "space" / "examples"
+EXAMPLE_PICKS = {"example-1.png": 7, "example-2.png": 21, "example-3.png": 40}  # seed-0 lines
 
 
 def _preview(args: argparse.Namespace) -> None:
@@ -32,6 +35,19 @@ def _speed(args: argparse.Namespace) -> None:
     log.info("synthetic generator: %.0f lines/s on one core at height %d", rate, args.height)
 
 
+def _examples(args: argparse.Namespace) -> None:
+    """The picked lines of seed 0 at 64 px (the real data's height), each with its text."""
+    from PIL import Image
+
+    gen = SyntheticLines(SyntheticConfig(height=64, clean=0.0), seed=0)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, index in EXAMPLE_PICKS.items():
+        line = gen[index]
+        Image.fromarray(line.image).save(args.out / name, optimize=True)
+        (args.out / name).with_suffix(".txt").write_text(line.text + "\n", encoding="utf-8")
+    log.info("wrote %d examples to %s", len(EXAMPLE_PICKS), args.out)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog="python -m training.data", description=__doc__)
@@ -47,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--height", type=int, default=40)
     s.set_defaults(func=_speed)
+    e = sub.add_parser("examples", help="render the Space's example lines")
+    e.add_argument("--out", type=Path, default=EXAMPLES)
+    e.set_defaults(func=_examples)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args.func(args)

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 from scipy import ndimage
 
-from training.preprocess import MAX_WIDTH
+from recognizer.preprocess import MAX_WIDTH
 
 # Font size (px) the pixel-sized augmentations were tuned at: 0.6 of a 64-px line. They scale
 # with the font size, so a line drawn at 40 px looks like one drawn at 64 px and scaled down.
@@ -117,7 +117,7 @@ def cut_band(img: np.ndarray, rng: np.random.Generator, max_width: int = MAX_WID
     """A band of 30-60% of a (H, W) uint8 line's rows, zoomed back to H rows (and wider)."""
     # A text-line polygon drawn too thin or too low leaves such a band, scaled up to the line
     # height: an eighth of Hooker's lines, read at 2.7 times the CER of the others
-    # (docs/training-runs.md, "Lines cut by their polygons").
+    # (experiments/training-runs.md, "Lines cut by their polygons").
     h, w = img.shape
     band = min(h, max(2, int(round(h * rng.uniform(0.3, 0.6)))))
     lowest = int(0.1 * h)  # the band starts below the top tenth: ascenders are what is lost

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
-from training.preprocess import to_ink
+from recognizer.preprocess import to_ink
 
 Key = tuple[int, int]  # (part index, item index within the part)
 

@@ -14,13 +14,13 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from recognizer.preprocess import MAX_WIDTH, fit_height
 from training.data.augment import distort_real
 from training.data.batching import BucketBatchSampler, Key, Rebucketed, collate
 from training.data.charset import CHARSET, Charset, normalize_text
 from training.data.lines import LineSample
 from training.data.sources import SourceConfig, doc_split, load_source
 from training.data.synthetic import SyntheticConfig, SyntheticLines
-from training.preprocess import MAX_WIDTH, fit_height
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ class LineDataModule(L.LightningDataModule):
     def _add_synthetic(self, src: SourceConfig) -> None:
         c = self.config
         # Cropping takes off the generator's random margins (a median fifth of the height,
-        # `python -m bench.crop`): lines drawn 1.2x taller are then scaled down, not up
+        # `python -m experiments.crop`): lines drawn 1.2x taller are then scaled down, not up
         syn = SyntheticConfig(height=c.height * 6 // 5 if c.crop else c.height)
         self.train_parts.append(SyntheticLines(syn, c.seed, length=2**31 - 1, charset=c.charset))
         self.train_weights.append(src.weight)

@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from tqdm import tqdm
 
-from training.errors import ChecksumError, ConfigError, DataError, DownloadError, InternalError
+from htr.errors import ChecksumError, ConfigError, DataError, DownloadError, InternalError
 
 log = logging.getLogger(__name__)
 

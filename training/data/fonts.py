@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import ImageFont
 
-from training.errors import DataError
+from htr.errors import DataError
 
 log = logging.getLogger(__name__)
 

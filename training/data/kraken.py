@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from htr.errors import DataError
 from training.data.lines import LineSample
 from training.data.webdataset import decode_grey
-from training.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from training.errors import DataError
+from htr.errors import DataError
 
 
 @dataclass

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from htr.errors import DataError
 from training.data.lines import LineSample
 from training.data.webdataset import decode_grey
-from training.errors import DataError
 
 log = logging.getLogger(__name__)
 

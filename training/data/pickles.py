@@ -14,9 +14,9 @@ import numpy as np
 from numpy._core import multiarray as _multiarray
 from numpy._core import numeric as _numeric
 
-from serving.atomic import atomic_path
+from htr.atomic import atomic_path
+from htr.errors import DataError, UnsafePickleError
 from training.data.lines import LineSample
-from training.errors import DataError, UnsafePickleError
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from htr.errors import ConfigError, DataError
 from training.data.lines import LineSample
-from training.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from typing import IO
 import numpy as np
 from PIL import Image
 
-from serving.atomic import atomic_path
+from htr.atomic import atomic_path
+from htr.errors import DataError
 from training.data.lines import LineSample
-from training.errors import DataError
 
 log = logging.getLogger(__name__)
 

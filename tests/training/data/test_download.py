@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from htr.errors import ChecksumError, ConfigError, DataError, DownloadError
 from training.data import download
 from training.data.download import fetch, sha256_file
-from training.errors import ChecksumError, ConfigError, DataError, DownloadError
 
 PAYLOAD = os.urandom(300_000)
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()

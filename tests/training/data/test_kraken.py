@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from htr.errors import DataError
 from training.data.kraken import read_kraken_dir
-from training.errors import DataError
 
 
 def save_line(path: Path, text: str | None, height: int = 24) -> None:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from htr.errors import DataError
 from training.data.pages import read_page_dir, read_page_xml
-from training.errors import DataError
 
 PAPER = 235  # not white, so the paper colour must come from the page, not a constant
 ALTO4 = "http://www.loc.gov/standards/alto/ns-v4#"

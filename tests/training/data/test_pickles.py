@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from htr.errors import DataError, UnsafePickleError
 from training.data.lines import LineSample
 from training.data.pickles import load_pkl_gz, read_pkl_gz_lines, save_pkl_gz, write_pkl_gz_lines
-from training.errors import DataError, UnsafePickleError
 
 
 def _gz_pickle(obj: object, path: Path, protocol: int = pickle.DEFAULT_PROTOCOL) -> Path:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from htr.errors import ConfigError, DataError
 from training.data.sources import SourceConfig, detect_format, doc_split, resolve
-from training.errors import ConfigError, DataError
 
 
 def test_bad_values_name_the_key_and_the_choices():

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from htr.errors import DataError
 from training.data.lines import LineSample
 from training.data.webdataset import load_shard, read_shard, write_shard
-from training.errors import DataError
 
 REAL_LINES = Path(__file__).resolve().parents[3].parent / "shared/data/lines"
 

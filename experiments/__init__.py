@@ -1,0 +1,1 @@
+"""One-off studies behind the project's choices: their scripts, configs, outputs, write-ups."""

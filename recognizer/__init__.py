@@ -1,0 +1,1 @@
+"""Everything scripted into model.pt: preprocessing, the network, CTC and beam decoding."""

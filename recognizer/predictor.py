@@ -1,0 +1,187 @@
+"""The serving module that export scripts: raw pixels in, text and confidence out."""
+
+from __future__ import annotations
+
+import copy
+from typing import List, Tuple  # noqa: UP035 - TorchScript needs typing's generics
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from recognizer.beam import beam_search
+from recognizer.ctc import greedy_decode
+from recognizer.fold import fold_batch_norm
+from recognizer.network import Recognizer
+from recognizer.preprocess import fit_height, normalise_polarity, to_grey, to_ink
+
+
+class LinePredictor(nn.Module):
+    """Wraps a Recognizer with preprocessing, the character set and CTC decoding."""
+
+    def __init__(
+        self,
+        model: Recognizer,
+        chars: str,
+        height: int,
+        stride: int,
+        max_width: int,
+        meta_json: str,
+        version: str = "dev",
+        lm: Tuple[torch.Tensor, torch.Tensor] | None = None,  # noqa: UP006 - training.lm tables
+        decode: Tuple[int, int, int, float, float, float] = (0, 1, 1, 0.0, 0.0, 0.0),  # noqa: UP006
+        crop: bool = False,  # crop each line to its ink before scaling (model.crop)
+        x_scale: float = 1.0,  # width factor after scaling to the height (model.x_scale)
+        bf16: bool = False,  # run the network in bfloat16 where oneDNN supports it (decode.bf16)
+    ) -> None:
+        super().__init__()
+        # NHWC conv weights and inputs: oneDNN's fast layout, as in training, and at batch 1
+        # on one thread too (BENCHMARKS.md's best-path latency); batch norm folded into the
+        # convolutions (a copy: the trained module is left as it was)
+        self.model = fold_batch_norm(model).to(memory_format=torch.channels_last)
+        # The same weights in bfloat16: oneDNN's bf16 kernels take 3-4 ms off a line on this
+        # AVX512_BF16 host (docs/decoding.md, "Speed"), and training saw bf16 activations
+        # already (bf16-mixed). The float32 copy serves CPUs without them, and those where bf16
+        # is slower (serving.precision times both).
+        self.model_bf16 = copy.deepcopy(self.model).to(torch.bfloat16)
+        self.bf16 = bf16
+        self.chars: List[str] = list(chars)  # noqa: UP006
+        self.height = height
+        self.stride = stride
+        self.max_width = max_width
+        self.crop = crop
+        self.x_scale = x_scale
+        self.meta_json = meta_json  # architecture, version, training config (JSON)
+        self.version = version
+        # CTC prefix beam search with a character n-gram LM (recognizer.beam); beam 0: greedy
+        self.beam, self.lm_order, self.top_k, self.alpha, self.beta, self.prune = decode
+        keys, values = lm if lm is not None else (torch.zeros(0, dtype=torch.int64), torch.zeros(0))
+        self.register_buffer("lm_keys", keys)  # int64, sorted (training.lm.build_tables)
+        self.register_buffer("lm_values", values)  # float32 log-probabilities and back-offs
+        self.eval()  # serving only: dropout off, batch-norm statistics frozen
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 1, height, W) ink-positive batch -> CTC log-probabilities (T, B, C), float32."""
+        x = images.contiguous(memory_format=torch.channels_last)
+        # checked per call: the file may be loaded on another CPU than the one that exported it
+        if self.bf16 and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            return self.model_bf16(x.to(torch.bfloat16))  # the head's logits come back float32
+        return self.model(x)
+
+    @torch.jit.export
+    def preprocess(self, image: torch.Tensor) -> torch.Tensor:
+        """uint8 HxW or HxWxC (C = 1, 3, 4), any size -> (1, height, W') model input."""
+        grey = normalise_polarity(to_grey(image))
+        grey = fit_height(grey, self.height, self.max_width, self.crop, self.x_scale)
+        return to_ink(grey)[None]
+
+    def _text(self, ids: List[int]) -> str:  # noqa: UP006
+        out: List[str] = []  # noqa: UP006 - (comprehension ifs do not script)
+        for i in ids:
+            if i > 0:
+                out.append(self.chars[i - 1])
+        return "".join(out)
+
+    @torch.jit.export
+    def log_probs_batch(self, images: List[torch.Tensor]) -> Tuple[torch.Tensor, List[int]]:  # noqa: UP006
+        """CTC log-probabilities (T, B, C) of a non-empty list of any-size images, padded
+        together, and each line's own frame count (the rest is padding)."""
+        inputs: List[torch.Tensor] = []  # noqa: UP006
+        widths: List[int] = []  # noqa: UP006
+        for im in images:
+            x = self.preprocess(im)
+            inputs.append(x)
+            widths.append(x.size(2))
+        width = max(widths)
+        pool = self.stride * self.model.frames  # the CNN's width reduction
+        width = (width + pool - 1) // pool * pool
+        padded: List[torch.Tensor] = []  # noqa: UP006
+        for x in inputs:
+            padded.append(F.pad(x, [0, width - x.size(2)]))
+        log_probs = self.forward(torch.stack(padded)).detach()
+        steps: List[int] = []  # noqa: UP006
+        for w in widths:
+            steps.append(max(1, w // self.stride))
+        return log_probs, steps
+
+    @torch.jit.export
+    def predict_batch_with_confidence(self, images: List[torch.Tensor]) -> List[Tuple[str, float]]:  # noqa: UP006
+        """Text and confidence (0..1) for each image of a list of any sizes and layouts."""
+        if len(images) == 0:
+            return []
+        log_probs, steps = self.log_probs_batch(images)
+        ids, conf = greedy_decode(log_probs, torch.tensor(steps))
+        if self.beam > 0 and self.lm_keys.numel() > 0:  # confidence stays the best path's
+            ids = self._beam_search(log_probs, steps)
+        results: List[Tuple[str, float]] = []  # noqa: UP006
+        for i in range(len(ids)):
+            results.append((self._text(ids[i]), conf[i]))
+        return results
+
+    def _decode_line(self, log_probs: torch.Tensor) -> List[int]:  # noqa: UP006
+        """LM beam search of one line's (T, C) log-probabilities."""
+        return beam_search(
+            log_probs,
+            [self.lm_keys, self.lm_values],
+            self.lm_order,
+            self.beam,
+            self.alpha,
+            self.beta,
+            self.prune,
+            self.top_k,
+        )
+
+    def _beam_search(self, log_probs: torch.Tensor, steps: List[int]) -> List[List[int]]:  # noqa: UP006
+        """Every line of a batch, in parallel on TorchScript's inter-op threads (`make bench`
+        throughput on 2 cores: 54.5 lines/s one after another, 68-78 forked)."""
+        if not torch.jit.is_scripting():  # eager, export's reference: fork would trace
+            return [self._decode_line(log_probs[: steps[i], i]) for i in range(len(steps))]
+        futures: List[torch.jit.Future[List[int]]] = []  # noqa: UP006
+        for i in range(len(steps)):
+            futures.append(torch.jit.fork(self._decode_line, log_probs[: steps[i], i]))
+        return [torch.jit.wait(f) for f in futures]
+
+    @torch.jit.export
+    def set_beam(self, width: int) -> int:
+        """Beam width of later calls (0: greedy best path, no LM); returns the previous one."""
+        if width < 0:
+            raise ValueError(f"beam width {width}: use 0 (best path) or more")
+        previous = self.beam
+        self.beam = width
+        return previous
+
+    @torch.jit.export
+    def set_bf16(self, on: bool) -> bool:
+        """Network in bfloat16 (where oneDNN has it) on later calls; returns the old setting."""
+        # False: float32 everywhere, e.g. on a CPU whose bf16 is emulated and slow
+        previous = self.bf16
+        self.bf16 = on
+        return previous
+
+    @torch.jit.export
+    def predict_batch(self, images: List[torch.Tensor]) -> List[str]:  # noqa: UP006
+        """Text for each image of a list."""
+        texts: List[str] = []  # noqa: UP006
+        for pair in self.predict_batch_with_confidence(images):
+            texts.append(pair[0])
+        return texts
+
+    @torch.jit.export
+    def predict_with_confidence(self, image: torch.Tensor) -> Tuple[str, float]:  # noqa: UP006
+        """Text and confidence of one line image."""
+        return self.predict_batch_with_confidence([image])[0]
+
+    @torch.jit.export
+    def predict(self, image: torch.Tensor) -> str:
+        """Text of one line image: uint8 tensor HxW or HxWxC with 1, 3 or 4 channels."""
+        return self.predict_batch_with_confidence([image])[0][0]
+
+    @torch.jit.export
+    def warmup(self) -> int:
+        """Run a few requests so that the first real one is not the slow one."""
+        blank = torch.full([64, 512], 255, dtype=torch.uint8)
+        n = 0
+        for _ in range(3):
+            self.predict_batch([blank, blank[:, :200]])
+            n += 1
+        return n

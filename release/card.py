@@ -1,0 +1,178 @@
+"""The model card: Hub metadata and text, filled from config.json and eval.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from htr.atomic import write_text
+
+# Real sources that a model may be trained on, with the credit their licences ask for.
+CREDITS = {
+    "copiste": (
+        "Copiste d'un jour (BAnQ): Wikipedia summaries copied by hand by 267 "
+        "volunteers in 2024, https://github.com/banq-dcn/Copiste-d-un-jour",
+        "cc-by-4.0",
+    ),
+    "hooker": (
+        "Joseph Dalton Hooker's letters 1850-1911, "
+        "https://github.com/jschaefer738b/JosephHookerHTR; images (c) RBG Kew",
+        "cc-by-sa-4.0",
+    ),
+}
+SYNTHETIC = (
+    "Synthetic lines rendered by this project's generator from handwriting-style fonts "
+    "of Debian packages (OFL and GPL with font exception) and text from Debian "
+    "`dasher-data` and `wordfreq` (CC-BY-SA 4.0 data)."
+)
+
+
+def _real_sources(config: dict[str, Any]) -> list[str]:
+    names = {s["name"] for s in config.get("data_sources", [])}
+    return [k for k in CREDITS if any(k in n for n in names)]
+
+
+def licence(config: dict[str, Any]) -> str:
+    """Share-alike data makes the weights share-alike; otherwise Apache-2.0 like the code."""
+    return "cc-by-sa-4.0" if "hooker" in _real_sources(config) else "apache-2.0"
+
+
+def front_matter(config: dict[str, Any], evaluation: dict[str, Any], name: str) -> dict:
+    """Hub metadata, with a model-index whose numbers come from eval.json only."""
+    results = []
+    for set_name, r in evaluation.get("sets", {}).items():
+        results.append(
+            {
+                "task": {"type": "image-to-text", "name": "Handwritten text line recognition"},
+                "dataset": {"name": set_name, "type": set_name},
+                "metrics": [
+                    {"type": "cer", "value": r["cer"], "name": "CER"},
+                    {"type": "wer", "value": r["wer"], "name": "WER"},
+                ],
+            }
+        )
+    return {
+        "library_name": "pytorch",
+        "pipeline_tag": "image-to-text",
+        "license": licence(config),
+        "language": ["fr", "en"],
+        "tags": ["handwriting-recognition", "htr", "ocr", "ctc", "torchscript"],
+        "datasets": [k for k in _real_sources(config)] or ["synthetic"],
+        "metrics": ["cer", "wer"],
+        "model-index": [{"name": name, "results": results}],
+    }
+
+
+def results_table(evaluation: dict[str, Any]) -> str:
+    """Markdown table of CER/WER per set."""
+    rows = ["| set | lines | CER | WER |", "|---|---|---|---|"]
+    for name, r in evaluation.get("sets", {}).items():
+        rows.append(f"| {name} | {r['lines']} | {100 * r['cer']:.1f}% | {100 * r['wer']:.1f}% |")
+    if len(rows) == 2:
+        return "No evaluation has been run."
+    beam = evaluation.get("beam")  # absent in eval.json files older than `evaluate --beam`
+    if beam is None:
+        return "\n".join(rows)
+    how = "best-path decoding, no LM" if beam == 0 else f"the LM beam search, beam {beam}"
+    return "\n".join(rows) + f"\n\nScored with {how} (`python -m release.evaluate`)."
+
+
+def decoding(config: dict[str, Any]) -> str:
+    """How the file turns network outputs into text, and what its language model read."""
+    d = config.get("decode", {})
+    net = (
+        " The network runs in bfloat16 where oneDNN supports it (float32 elsewhere); "
+        "`model.set_bf16(False)` runs it in float32 everywhere."
+        if d.get("bf16")  # absent in files older than decode.bf16: float32
+        else ""
+    )
+    if not d.get("beam"):
+        return "Best-path (greedy) CTC decoding; no language model." + net
+    read = []
+    if "dasher" in d["corpora"]:
+        read.append("the English and French training texts of Debian `dasher-data` (GPL-2+)")
+    if "gcide" in d["corpora"]:
+        read.append(
+            "the definitions and quotations of the Collaborative International Dictionary of "
+            "English (GCIDE, from Webster's 1913; Debian `dict-gcide`, GPL-2+)"
+        )
+    if "transcriptions" in d["corpora"]:
+        read.append("the transcriptions of the training lines (never a validation line)")
+    texts = " and ".join([", ".join(read[:-1]), read[-1]] if len(read) > 1 else read)
+    return (
+        f"CTC prefix beam search (beam {d['beam']}) with a character {d['order']}-gram "
+        f"language model ({config.get('lm_entries', 0):,} entries, weight {d['alpha']}, "
+        f"{d['beta']} per character) learned from {texts}. "
+        "`model.set_beam(0)` switches a loaded model to best-path decoding: faster, no LM." + net
+    )
+
+
+def preprocessing(config: dict[str, Any]) -> str:
+    """What the file does to a line's pixels before the network sees them."""
+    arch = config["architecture"]
+    steps = "alpha on white; polarity normalised; "
+    if arch.get("crop"):
+        steps += "cropped to the box around the ink; "
+    scale = arch.get("x_scale", 1.0)
+    squeeze = "" if scale == 1.0 else f", then its width times {scale}"
+    return steps + f"scaled to {config['input_height']} px high{squeeze}"
+
+
+def _fill(template: str, **values: object) -> str:
+    """Replace `{key}` placeholders only (a literal brace elsewhere in the card is kept)."""
+    for key, value in values.items():
+        template = template.replace("{" + key + "}", str(value))
+    return template
+
+
+def render(
+    config: dict[str, Any],
+    evaluation: dict[str, Any],
+    *,
+    name: str,
+    repo_id: str,
+    revision: str,
+    body: str,
+) -> str:
+    """The full README.md of the model repo."""
+    arch = config["architecture"]
+    data = [f"- {SYNTHETIC}"] + [
+        f"- {CREDITS[k][0]} (licence {CREDITS[k][1].upper()})." for k in _real_sources(config)
+    ]
+    text = _fill(
+        body,
+        name=name,
+        repo_id=repo_id,
+        revision=revision,
+        version=config["version"],
+        architecture=arch["type"],
+        parameters=f"{arch['parameters']:,}",
+        charset_size=len(config["charset"]),
+        preprocessing=preprocessing(config),
+        results_table=results_table(evaluation),
+        data_section="\n".join(data),
+        decoding=decoding(config),
+        git_commit=config["git_commit"],
+    )
+    meta = yaml.safe_dump(
+        front_matter(config, evaluation, name), sort_keys=False, allow_unicode=True
+    )
+    return f"---\n{meta}---\n\n{text}"
+
+
+def write_card(repo: Path, *, name: str, repo_id: str, revision: str) -> Path:
+    """Fill model_repo/README.md from config.json, eval.json and the body template."""
+    import json
+
+    config = json.loads((repo / "config.json").read_text(encoding="utf-8"))
+    eval_file = repo / "eval.json"
+    evaluation = json.loads(eval_file.read_text(encoding="utf-8")) if eval_file.exists() else {}
+    body = (repo / "card_body.md").read_text(encoding="utf-8")
+    out = repo / "README.md"
+    write_text(
+        out,
+        render(config, evaluation, name=name, repo_id=repo_id, revision=revision, body=body),
+    )
+    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from htr.atomic import write_text
 
@@ -39,30 +39,32 @@ def licence(config: dict[str, Any]) -> str:
     return "cc-by-sa-4.0" if "hooker" in _real_sources(config) else "apache-2.0"
 
 
-def front_matter(config: dict[str, Any], evaluation: dict[str, Any], name: str) -> dict:
+def front_matter(config: dict[str, Any], evaluation: dict[str, Any], name: str) -> ModelCardData:
     """Hub metadata, with a model-index whose numbers come from eval.json only."""
-    results = []
-    for set_name, r in evaluation.get("sets", {}).items():
-        results.append(
-            {
-                "task": {"type": "image-to-text", "name": "Handwritten text line recognition"},
-                "dataset": {"name": set_name, "type": set_name},
-                "metrics": [
-                    {"type": "cer", "value": r["cer"], "name": "CER"},
-                    {"type": "wer", "value": r["wer"], "name": "WER"},
-                ],
-            }
+    results = [
+        EvalResult(
+            task_type="image-to-text",
+            task_name="Handwritten text line recognition",
+            dataset_type=set_name,
+            dataset_name=set_name,
+            metric_type=metric,
+            metric_value=r[metric],
+            metric_name=metric.upper(),
         )
-    return {
-        "library_name": "pytorch",
-        "pipeline_tag": "image-to-text",
-        "license": licence(config),
-        "language": ["fr", "en"],
-        "tags": ["handwriting-recognition", "htr", "ocr", "ctc", "torchscript"],
-        "datasets": [k for k in _real_sources(config)] or ["synthetic"],
-        "metrics": ["cer", "wer"],
-        "model-index": [{"name": name, "results": results}],
-    }
+        for set_name, r in evaluation.get("sets", {}).items()
+        for metric in ("cer", "wer")
+    ]
+    return ModelCardData(
+        library_name="pytorch",
+        pipeline_tag="image-to-text",
+        license=licence(config),
+        language=["fr", "en"],
+        tags=["handwriting-recognition", "htr", "ocr", "ctc", "torchscript"],
+        datasets=_real_sources(config) or ["synthetic"],
+        metrics=["cer", "wer"],
+        model_name=name,
+        eval_results=results,
+    )
 
 
 def results_table(evaluation: dict[str, Any]) -> str:
@@ -156,10 +158,9 @@ def render(
         decoding=decoding(config),
         git_commit=config["git_commit"],
     )
-    meta = yaml.safe_dump(
-        front_matter(config, evaluation, name), sort_keys=False, allow_unicode=True
-    )
-    return f"---\n{meta}---\n\n{text}"
+    meta = front_matter(config, evaluation, name).to_yaml()
+    # Parsing the card back is the Hub library's own check that the model-index is valid.
+    return str(ModelCard(f"---\n{meta}\n---\n\n{text}"))
 
 
 def write_card(repo: Path, *, name: str, repo_id: str, revision: str) -> Path:

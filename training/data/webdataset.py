@@ -9,6 +9,7 @@ import re
 import tarfile
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import IO
 
@@ -49,14 +50,6 @@ def decode_grey(source: bytes | Path, where: str) -> np.ndarray:
             f"{where}: cannot decode image ({exc}); replace it with a valid JPEG/PNG/WebP/TIFF "
             "or drop the sample"
         ) from exc
-
-
-def _split_name(name: str) -> tuple[str, str]:
-    """(key, ext) as WebDataset splits a member name: the key ends at the basename's first dot."""
-    name = name.removeprefix("./")
-    folder, _, base = name.rpartition("/")
-    stem, _, ext = base.partition(".")
-    return (f"{folder}/{stem}" if folder else stem), ext.lower()
 
 
 def _doc_of(key: str, meta: dict) -> str:
@@ -113,46 +106,46 @@ def _build(shard: str, key: str, parts: dict[str, bytes]) -> LineSample:
     return LineSample(image=image, text=text, doc=_doc_of(key, meta), meta=meta)
 
 
-def _groups(tf: tarfile.TarFile, shard: str) -> Iterator[tuple[str, dict[str, bytes]]]:
-    """Yield (key, {ext: bytes}) for runs of adjacent members sharing a key, in tar order."""
-    key: str | None = None
-    parts: dict[str, bytes] = {}
-    for member in tf:
-        if member.isfile():
-            name_key, ext = _split_name(member.name)
-            if not name_key.rpartition("/")[2]:  # basename starts with a dot
-                log.debug("%s: skipping hidden member %s", shard, member.name)  # e.g. macOS ._*
-            else:
-                if name_key != key:
-                    if key is not None:
-                        yield key, parts
-                    key, parts = name_key, {}
-                if ext in parts:
-                    raise DataError(
-                        f"{shard}: member {member.name!r} appears twice; keys must "
-                        "be unique within a shard"
-                    )
-                parts[ext] = tf.extractfile(member).read()  # type: ignore[union-attr]
-        tf.members = []  # type: ignore[attr-defined]  # streaming mode would otherwise keep every TarInfo in memory
-    if key is not None:
-        yield key, parts
+def _groups(shard: str, stream: IO[bytes]) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """Yield (key, {ext: bytes}) for each run of adjacent members sharing a key, in tar order."""
+    from webdataset.tariterators import group_by_keys, tar_file_expander
+
+    # webdataset keys end at the basename's first dot and skip dot-files such as macOS ._*
+    source = [{"url": shard, "stream": stream}]
+    members = tar_file_expander(source, rename_files=lambda name: name.removeprefix("./"))
+    try:
+        for sample in group_by_keys(members):
+            yield sample["__key__"], {k: v for k, v in sample.items() if not k.startswith("__")}
+    except ValueError as exc:  # group_by_keys' error for an extension seen twice in one key
+        member, duplicate, _ = str(exc.args[0]).partition(": duplicate file name")
+        if not duplicate:
+            raise
+        raise DataError(
+            f"{shard}: member {member!r} appears twice; keys must be unique within a shard"
+        ) from exc
+
+
+def _reason(exc: Exception) -> object:
+    """An error's own message, without the stream and URL that webdataset appends to its args."""
+    return exc.args[0] if len(exc.args) > 1 and isinstance(exc.args[0], str) else exc
 
 
 def read_shard(path: Path | str | IO[bytes], *, strict: bool = True) -> Iterator[LineSample]:
-    """Stream the line samples of a tar shard (path or readable binary stream) in tar order.
+    """Stream the line samples of a tar shard (path, webdataset URL or binary stream) in tar order.
 
-    With strict=False, samples lacking image or text, or with a corrupt image, are skipped and
-    counted in one warning at the end instead of raising DataError.
+    Paths and URLs (file:, pipe:, http:) open with webdataset's gopen. With strict=False,
+    samples lacking image or text, or with a corrupt image, are skipped and counted in one
+    warning at the end instead of raising DataError.
     """
+    from webdataset import gopen  # lazy: it imports torch, which decode_grey's users skip
+
     skipped: list[str] = []
     total = 0
-    if isinstance(path, (str, Path)):
-        shard, name, fileobj = str(path), path, None
-    else:
-        shard, name, fileobj = str(getattr(path, "name", "<stream>")), None, path
+    named = isinstance(path, (str, Path))
+    shard = str(path) if named else str(getattr(path, "name", "<stream>"))
     try:
-        with tarfile.open(name, mode="r|*", fileobj=fileobj) as tf:
-            for key, parts in _groups(tf, shard):
+        with gopen(shard) if named else nullcontext(path) as stream:
+            for key, parts in _groups(shard, stream):
                 total += 1
                 try:
                     yield _build(shard, key, parts)
@@ -163,7 +156,7 @@ def read_shard(path: Path | str | IO[bytes], *, strict: bool = True) -> Iterator
                     log.debug("skipping sample: %s", exc)
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise DataError(
-            f"{shard}: not a readable tar shard ({exc}); re-download or rebuild it"
+            f"{shard}: not a readable tar shard ({_reason(exc)}); re-download or rebuild it"
         ) from exc
     if skipped:
         log.warning(

@@ -145,6 +145,26 @@ def test_non_seekable_stream(tmp_path: Path, samples: list[LineSample]) -> None:
     assert [s.text for s in read_shard(stream)] == [s.text for s in samples]
 
 
+def test_file_and_pipe_urls(tmp_path: Path, samples: list[LineSample]) -> None:
+    path = tmp_path / "s.tar"
+    write_shard(samples, path)
+    for url in (path.as_uri(), f"pipe:cat {path}"):
+        assert [s.text for s in load_shard(url)] == [s.text for s in samples]
+    with pytest.raises(DataError, match=r"pipe:cat .*not a readable tar shard"):
+        load_shard(f"pipe:cat {tmp_path / 'missing.tar'}")
+
+
+def test_duplicate_member_and_hidden_files(tmp_path: Path) -> None:
+    png = encode(line_image("ab"), "PNG")
+    path = make_tar(
+        tmp_path / "s.tar", [("._k.png", b"\0"), ("k.png", png), ("k.txt", b"a"), ("._k.txt", b"")]
+    )
+    assert [s.meta["key"] for s in load_shard(path)] == ["k"]  # macOS ._* members are skipped
+    path = make_tar(tmp_path / "d.tar", [("k.png", png), ("k.txt", b"a"), ("k.txt", b"b")])
+    with pytest.raises(DataError, match=r"d\.tar: member 'k\.txt' appears twice"):
+        load_shard(path)
+
+
 def test_transparent_png_becomes_white_paper(tmp_path: Path) -> None:
     rgba = Image.new("RGBA", (20, 10), (0, 0, 0, 0))
     ImageDraw.Draw(rgba).rectangle((5, 2, 8, 6), fill=(0, 0, 0, 255))

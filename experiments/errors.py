@@ -6,8 +6,7 @@ the CER once case and punctuation are ignored (if that is far lower, the errors 
 conventions, not letters), the CER of each document (are a few of them most of a set's
 errors?) and by pixels of line width per character (lines cut by their polygons are zoomed:
 wide for their text). `--band N` also reads N of each set's ordinary lines cut to a band of
-their rows as training's `data.real_band` cuts them (is that what the zoomed lines look like
-to the model?). Best-path decoding by default (`--beam` for the LM search).
+their rows by `cut_band` (is that what the zoomed lines look like to the model?). Best-path decoding by default (`--beam` for the LM search).
 Writes experiments/errors.json.
 """
 
@@ -24,13 +23,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from torchmetrics.functional.text import char_error_rate
 
 from htr.atomic import write_text
-from recognizer.preprocess import crop_to_ink
+from recognizer.preprocess import MAX_WIDTH, crop_to_ink
 from release.evaluate import eval_sets, load_exported, predict_all
 from training.cli import run_command
-from training.data.augment import cut_band
 from training.data.charset import normalize_text
 from training.data.lines import LineSample
 
@@ -156,8 +155,19 @@ def by_width(widths: list[float], truths: list[str], ops: list[list[Op]]) -> lis
     return rows
 
 
+def cut_band(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A band of 30-60% of a (H, W) uint8 line's rows, zoomed back to H rows (and wider)."""
+    h, w = img.shape
+    band = min(h, max(2, int(round(h * rng.uniform(0.3, 0.6)))))
+    lowest = int(0.1 * h)  # the band starts below the top tenth: ascenders are what is lost
+    top = int(rng.integers(lowest, h - band + 1)) if h - band >= lowest else 0
+    width = min(MAX_WIDTH, max(8, int(round(w * h / band))))
+    rows = Image.fromarray(np.ascontiguousarray(img[top : top + band]))
+    return np.asarray(rows.resize((width, h), Image.Resampling.BILINEAR))
+
+
 def banded(samples: list[LineSample], seed: int = 0) -> list[LineSample]:
-    """`samples` cropped to their ink, then cut as `data.real_band` cuts cropped lines."""
+    """`samples` cropped to their ink, then cut to a band of their rows (`cut_band`)."""
     rng = np.random.default_rng(seed)
     out = []
     for s in samples:

@@ -21,8 +21,8 @@ import torch
 from experiments.decoding import outputs, tune
 from htr.atomic import write_text
 from htr.errors import ConfigError
-from training.cli import apply_overrides, from_dict, run_command
-from training.config import TrainConfig
+from training.cli import apply_overrides, run_command
+from training.config import TrainConfig, from_saved
 from training.data.charset import Charset
 from training.lm import build_tables, corpus
 
@@ -57,7 +57,7 @@ def run(model_path: Path, folder: Path, out: Path, choices: list[str]) -> dict:
     torch.set_num_threads(1)
     model = torch.jit.load(str(model_path))
     meta = json.loads(model.meta_json)
-    cfg = from_dict(TrainConfig, meta["training_config"])
+    cfg = from_saved(meta["training_config"])
     data = outputs(model, folder)
     result = {"model": meta["version"], "choices": [compare(model, cfg, data, c) for c in choices]}
     write_text(out, json.dumps(result, indent=1) + "\n")

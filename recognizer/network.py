@@ -5,14 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from htr.errors import ConfigError
 
-SEQUENCE_MODELS = ("lstm", "transformer", "conv", "hybrid")
-POOL = 4  # the CNN halves the width twice
-FRAMES = (1, 2, 4)
+SEQUENCE_MODELS = ("conv", "transformer")
+STRIDE = 4  # input pixels per CTC frame: the CNN halves the width twice
 DROPOUT_MODES = ("element", "channel")
 
 
@@ -27,14 +25,9 @@ class ModelConfig:
     # 3x3 convolutions per width above (empty: one each). The 2-D convolutions cost a fifth of
     # a CPU training step, the 1-D sequence model half (profiled): depth here is cheap.
     depth: tuple[int, ...] = ()
-    sequence: str = "conv"  # lstm | transformer | conv | hybrid (conv blocks, then one BiLSTM)
+    sequence: str = "conv"  # conv (CPU-cheap context) | transformer (whole-line attention)
     hidden: int = 256  # width of the sequence model
     layers: int = 3  # sequence-model layers (conv: two residual blocks per layer)
-    # conv sequence model: dilation of each block's 7-tap depthwise convolution, one per block
-    # (2 * layers of them); () is 1 each. (1, 2, 4, 1, 2, 4) sees 85 frames instead of 37 for
-    # the same FLOPs and weights: 340 px, about 24 of Hooker's cropped characters at 48 px
-    # instead of 11.
-    dilation: tuple[int, ...] = ()
     dropout: float = 0.15
     # dropout of the conv blocks and the head (LSTM and Transformer keep their own)
     # element: one random draw per activation (nn.Dropout); channel: one per channel and line
@@ -42,10 +35,6 @@ class ModelConfig:
     # step 1.2x slower (experiments/layout.md), but regularised no better in 2 hours of `full`
     # (experiments/training-runs.md): the default stays element
     dropout_mode: str = "element"
-    # CTC frames per 4-px column: a line needs about two frames per character, and dense
-    # cursive has only 2.6 at stride 4 (deletions). 2 doubles them and costs only the head;
-    # on synthetic and real lines it was worse (experiments/training-runs.md): the default stays 1.
-    frames: int = 1
     # The exported file's preprocessing (recognizer.preprocess.fit_height), which the data
     # follows: crop each line to the box around its ink before scaling it to `height`. The
     # box drops a median 17% of Hooker's rows, 5% of Copiste's, 19% of synthetic lines'
@@ -71,26 +60,13 @@ class ModelConfig:
                 f"model.depth={self.depth}; give one count >= 1 per conv width "
                 f"({len(self.channels)} for model.channels={self.channels}), or () for one each"
             )
-        self.dilation = tuple(int(d) for d in self.dilation)
-        if self.dilation and self.sequence not in ("conv", "hybrid"):
-            raise ConfigError(
-                f"model.dilation={self.dilation} spaces the conv blocks' taps, and "
-                f"model.sequence={self.sequence!r} has none; use conv or hybrid, or dilation ()"
-            )
-        if self.dilation and (len(self.dilation) != 2 * self.layers or min(self.dilation) < 1):
-            raise ConfigError(
-                f"model.dilation={self.dilation}; give one dilation >= 1 per conv block "
-                f"({2 * self.layers} for model.layers={self.layers}), or () for 1 each"
-            )
         if not 0.25 <= self.x_scale <= 4.0:
             raise ConfigError(f"model.x_scale={self.x_scale}; use a factor from 0.25 to 4")
-        if self.frames not in FRAMES:
-            raise ConfigError(f"model.frames={self.frames}; choose from {FRAMES}")
 
     @property
     def stride(self) -> int:
         """Input pixels per CTC frame."""
-        return POOL // self.frames
+        return STRIDE
 
 
 def _conv(cin: int, cout: int) -> nn.Sequential:
@@ -104,53 +80,20 @@ def _dropout(p: float, mode: str) -> nn.Module:
     return nn.Dropout1d(p) if mode == "channel" else nn.Dropout(p)
 
 
-class SpacedConv1d(nn.Conv1d):
-    """Depthwise 1-D convolution whose taps are `spacing` frames apart (dilated)."""
-
-    # Computed as an undilated convolution over the `spacing` interleaved subsequences of
-    # each line: the same result, without PyTorch's dilated CPU kernel. Forward and backward
-    # under bf16 autocast, 16 lines of 190 frames, 2 threads (ad hoc): 13.5 ms at spacing 4
-    # against 17.6-18.2 for nn.Conv1d's dilated kernel (undilated: 6.5-9.3).
-
-    def __init__(self, dim: int, kernel: int, spacing: int) -> None:
-        super().__init__(dim, dim, kernel, padding=kernel // 2, groups=dim)
-        self.spacing = spacing
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, D, T) -> (B, D, T)
-        d = self.spacing
-        if d == 1:
-            return self._conv_forward(x, self.weight, self.bias)
-        b, c, t = x.shape
-        q = (t + d - 1) // d  # frames per subsequence; the padding frames are zeros, as a
-        x = F.pad(x, [0, q * d - t])  # dilated convolution's own padding would be
-        x = x.view(b, c, q, d).permute(0, 3, 1, 2).reshape(b * d, c, q)  # (B * d, D, q)
-        y = self._conv_forward(x, self.weight, self.bias)
-        y = y.view(b, d, c, q).permute(0, 2, 3, 1).reshape(b, c, q * d)  # frame i * d + r
-        return y[:, :, :t]
-
-
 class ConvSequence(nn.Module):
     """Stacked 1-D depthwise-separable convolutions with residuals: the cheapest context."""
 
-    def __init__(
-        self,
-        dim: int,
-        layers: int,
-        dropout: float,
-        mode: str = "element",
-        dilation: tuple[int, ...] = (),
-    ) -> None:
+    def __init__(self, dim: int, layers: int, dropout: float, mode: str = "element") -> None:
         super().__init__()
-        dilation = dilation or (1,) * (layers * 2)
         self.blocks = nn.ModuleList(
             nn.Sequential(
-                SpacedConv1d(dim, 7, d),
+                nn.Conv1d(dim, dim, 7, padding=3, groups=dim),
                 nn.BatchNorm1d(dim),
                 nn.Conv1d(dim, dim, 1),
                 nn.GELU(),
                 _dropout(dropout, mode),
             )
-            for d in dilation
+            for _ in range(2 * layers)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, D) -> (B, T, D)
@@ -159,24 +102,6 @@ class ConvSequence(nn.Module):
         for block in self.blocks:
             y = y + block(y)
         return y.transpose(1, 2)
-
-
-class BiLSTM(nn.Module):
-    """Bidirectional LSTM returning only its outputs (a uniform forward for TorchScript)."""
-
-    def __init__(self, dim: int, layers: int, dropout: float, size: int = 0) -> None:
-        super().__init__()
-        self.lstm = nn.LSTM(
-            dim,
-            size or dim,  # per direction
-            num_layers=layers,
-            bidirectional=True,
-            batch_first=True,
-            dropout=dropout if layers > 1 else 0.0,
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, D) -> (B, T, 2 * size)
-        return self.lstm(x)[0]
 
 
 class Recognizer(nn.Module):
@@ -202,26 +127,17 @@ class Recognizer(nn.Module):
         feat_h = config.height // 4 // 2 ** max(0, len(ch) - 3)
         self.project = nn.Linear(ch[-1] * feat_h, config.hidden)
         self.sequence = self._sequence(config)
-        out_dim = config.hidden * (2 if config.sequence == "lstm" else 1)
         self.dropout = _dropout(config.dropout, config.dropout_mode)
-        self.frames = config.frames
-        self.head = nn.Linear(out_dim, num_classes * config.frames)  # `frames` outputs per step
+        self.head = nn.Linear(config.hidden, num_classes)
 
     @staticmethod
     def _sequence(c: ModelConfig) -> nn.Module:
-        if c.sequence == "lstm":
-            return BiLSTM(c.hidden, c.layers, c.dropout)
         if c.sequence == "transformer":
             layer = nn.TransformerEncoderLayer(
                 c.hidden, nhead=4, dim_feedforward=2 * c.hidden, dropout=c.dropout, batch_first=True
             )
             return nn.TransformerEncoder(layer, c.layers, enable_nested_tensor=False)
-        if c.sequence == "hybrid":  # local context from convolutions, line context from one LSTM
-            return nn.Sequential(
-                ConvSequence(c.hidden, c.layers, c.dropout, c.dropout_mode, c.dilation),
-                BiLSTM(c.hidden, 1, 0.0, c.hidden // 2),
-            )
-        return ConvSequence(c.hidden, c.layers, c.dropout, c.dropout_mode, c.dilation)
+        return ConvSequence(c.hidden, c.layers, c.dropout, c.dropout_mode)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         f = self.cnn(images)  # (B, C, H', T)
@@ -232,8 +148,7 @@ class Recognizer(nn.Module):
         if self.training:  # serving skips the two transposes of an identity
             x = self.dropout(x.transpose(1, 2)).transpose(1, 2)  # dropout sees (B, D, T)
         logits = self.head(x).float()  # CTC wants float32 even under bf16
-        logits = logits.reshape(b, t * self.frames, -1)  # (B, T * frames, C)
-        return logits.log_softmax(-1).transpose(0, 1)  # (T * frames, B, C)
+        return logits.log_softmax(-1).transpose(0, 1)  # (T, B, C)
 
 
 def output_lengths(widths: torch.Tensor, stride: int) -> torch.Tensor:

@@ -93,8 +93,7 @@ class LinePredictor(nn.Module):
             inputs.append(x)
             widths.append(x.size(2))
         width = max(widths)
-        pool = self.stride * self.model.frames  # the CNN's width reduction
-        width = (width + pool - 1) // pool * pool
+        width = (width + self.stride - 1) // self.stride * self.stride  # whole CNN columns
         padded: List[torch.Tensor] = []  # noqa: UP006
         for x in inputs:
             padded.append(F.pad(x, [0, width - x.size(2)]))

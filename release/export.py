@@ -23,15 +23,14 @@ from htr.errors import DataError, InternalError
 from recognizer.network import Recognizer, count_parameters
 from recognizer.predictor import LinePredictor
 from recognizer.preprocess import MAX_WIDTH
-from training.cli import add_arguments, apply_overrides, from_dict, run_command, to_dict
-from training.config import TrainConfig
+from training.cli import add_arguments, apply_overrides, run_command, to_dict
+from training.config import TrainConfig, from_saved
 from training.data.charset import Charset
 from training.lm import DecodeConfig, build_tables, corpus
 
 log = logging.getLogger("release.export")
 SIZE_BUDGET_MB = 20
 SEQUENCE_NAMES = {
-    "lstm": "BiLSTM",
     "transformer": "Transformer encoder",
     "conv": "1-D separable convolutions",
 }
@@ -47,7 +46,7 @@ def load_checkpoint(path: Path) -> tuple[TrainConfig, Recognizer]:
             f"{path} is not a checkpoint of this project (no 'htr' entry); "
             "pass a file written by `python -m training.train`"
         )
-    cfg = from_dict(TrainConfig, ckpt["htr"]["config"])
+    cfg = from_saved(ckpt["htr"]["config"])
     model = Recognizer(cfg.model, len(Charset(cfg.data.charset)))
     state = {
         k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")

@@ -157,3 +157,17 @@ def test_a_negative_band_is_refused(capsys):
     with pytest.raises(SystemExit):
         errors.main(["--band", "-1"])
     assert "--band -1" in capsys.readouterr().err
+
+
+def test_cut_band_keeps_a_zoomed_band_of_the_rows():
+    img = np.full((48, 300), 230, np.uint8)
+    img[:4] = 0  # the top tenth holds ascenders only: a band never starts there
+    img[20:30, 20:280:4] = 25
+    for seed in range(20):
+        out = errors.cut_band(img, np.random.default_rng(seed))
+        assert out.dtype == np.uint8 and out.shape[0] == 48
+        # 30-60% of the rows zoomed to 48: 1.7-3.3x as wide
+        assert 300 * 1.6 < out.shape[1] < 300 * 3.4, out.shape
+        assert out[:3].min() > 0  # the all-black top rows were left out
+    wide = errors.cut_band(np.full((48, 3000), 200, np.uint8), np.random.default_rng(0))
+    assert wide.shape[1] == 4096

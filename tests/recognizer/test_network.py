@@ -10,10 +10,10 @@ from torch import nn
 
 from htr.errors import ConfigError
 from recognizer.ctc import greedy_decode
-from recognizer.network import ConvSequence, ModelConfig, Recognizer, SpacedConv1d, output_lengths
+from recognizer.network import ConvSequence, ModelConfig, Recognizer, output_lengths
 
 
-@pytest.mark.parametrize("sequence", ["lstm", "transformer", "conv", "hybrid"])
+@pytest.mark.parametrize("sequence", ["transformer", "conv"])
 def test_any_width_gives_one_step_per_four_pixels(sequence):
     cfg = ModelConfig(height=32, channels=(8, 16, 16), hidden=32, layers=1, sequence=sequence)
     model = Recognizer(cfg, num_classes=11).eval()
@@ -29,28 +29,11 @@ def test_any_width_gives_one_step_per_four_pixels(sequence):
         assert torch.allclose(out.exp().sum(-1), torch.ones(width // 4, 2), atol=1e-4)
 
 
-def test_two_frames_per_step_double_the_ctc_frames_and_export():
-    cfg = ModelConfig(height=32, channels=(8, 16, 16), hidden=32, layers=1, frames=2)
-    assert cfg.stride == 2
-    model = Recognizer(cfg, num_classes=11).eval()
-    one = Recognizer(ModelConfig(height=32, channels=(8, 16, 16), hidden=32, layers=1), 11)
-    # Only the head grows: one extra output row per class.
-    assert sum(p.numel() for p in model.parameters()) - sum(
-        p.numel() for p in one.parameters()
-    ) == 11 * (32 + 1)
-    x = torch.rand(2, 1, 32, 101)
-    out = model(x)
-    assert out.shape == (2 * (101 // 4), 2, 11)
-    assert torch.allclose(torch.jit.script(model)(x), out, atol=1e-5)
-
-
 def test_bad_values_name_the_key_and_the_choices():
-    with pytest.raises(ConfigError, match=r"model.sequence='gru'.*lstm.*transformer.*conv"):
+    with pytest.raises(ConfigError, match=r"model.sequence='gru'.*conv.*transformer"):
         ModelConfig(sequence="gru")
     with pytest.raises(ConfigError, match=r"model.height=30.*multiple of 8"):
         ModelConfig(height=30)
-    with pytest.raises(ConfigError, match=r"model.frames=3.*\(1, 2, 4\)"):
-        ModelConfig(frames=3)
     with pytest.raises(ConfigError, match=r"model.dropout_mode='spatial'.*element.*channel"):
         ModelConfig(dropout_mode="spatial")
     with pytest.raises(ConfigError, match=r"model.depth=\(1, 2\).*one count >= 1 per conv width"):
@@ -59,10 +42,6 @@ def test_bad_values_name_the_key_and_the_choices():
         ModelConfig(channels=(8, 16, 16), depth=(1, 0, 1))
     with pytest.raises(ConfigError, match=r"model.x_scale=0.1; use a factor from 0.25 to 4"):
         ModelConfig(x_scale=0.1)
-    with pytest.raises(ConfigError, match=r"model.dilation=\(1, 2\).*6 for model.layers=3"):
-        ModelConfig(layers=3, dilation=(1, 2))
-    with pytest.raises(ConfigError, match=r"model.sequence='lstm' has none; use conv or hybrid"):
-        ModelConfig(sequence="lstm", layers=1, dilation=(1, 2))
 
 
 def test_depth_stacks_convolutions_per_width_and_one_each_is_the_old_network():
@@ -80,40 +59,14 @@ def test_depth_stacks_convolutions_per_width_and_one_each_is_the_old_network():
     assert torch.allclose(torch.jit.script(deep)(x), out, atol=1e-5)
 
 
-def test_dilation_widens_the_sequence_models_context_at_the_same_size():
-    def reach(dilation: tuple[int, ...]) -> int:
-        """Frames on either side of frame 40 that a change at frame 40 moves (one line)."""
-        torch.manual_seed(0)
-        seq = ConvSequence(8, 1, 0.0, dilation=dilation).eval()
-        x = torch.rand(1, 81, 8)  # (B, T, D)
-        y = x.clone()
-        y[0, 40] += 1.0
-        moved = (seq(x) - seq(y)).abs().sum(-1)[0] > 0  # (T,)
-        frames = torch.nonzero(moved).flatten()
-        return int(frames.max()) - 40
-
-    assert reach(()) == reach((1, 1)) == 6  # two 7-tap blocks: 3 frames each side
-    assert reach((1, 4)) == 3 + 12
-    plain = ModelConfig(height=32, channels=(8, 16, 16), hidden=32, layers=1)
-    wide = dataclasses.replace(plain, dilation=(2, 4))
-    a, b = Recognizer(plain, 11), Recognizer(wide, 11).eval()
-    assert a.state_dict().keys() == b.state_dict().keys()  # the same weights, spread out
-    x = torch.rand(2, 1, 32, 101)
-    out = b(x)
-    assert out.shape == (101 // 4, 2, 11)
-    assert torch.allclose(torch.jit.script(b)(x), out, atol=1e-5)
-
-
-@pytest.mark.parametrize("frames", [1, 5, 12, 37])
-@pytest.mark.parametrize("spacing", [1, 2, 4])
-def test_spaced_convolution_is_a_dilated_one(frames, spacing):
-    torch.manual_seed(frames)
-    spaced = SpacedConv1d(6, 7, spacing)
-    dilated = nn.Conv1d(6, 6, 7, padding=3 * spacing, dilation=spacing, groups=6)
-    dilated.load_state_dict(spaced.state_dict())  # the same weights: old checkpoints load
-    x = torch.randn(3, 6, frames)
-    torch.testing.assert_close(spaced(x), dilated(x))
-    torch.testing.assert_close(torch.jit.script(spaced)(x), dilated(x))
+def test_each_conv_block_sees_three_frames_either_side():
+    torch.manual_seed(0)
+    seq = ConvSequence(8, 1, 0.0).eval()
+    x = torch.rand(1, 81, 8)  # (B, T, D)
+    y = x.clone()
+    y[0, 40] += 1.0
+    moved = torch.nonzero((seq(x) - seq(y)).abs().sum(-1)[0] > 0).flatten()
+    assert (int(moved.min()), int(moved.max())) == (40 - 6, 40 + 6)  # two 7-tap blocks
 
 
 def test_channel_dropout_drops_whole_channels_of_a_line_in_training_only():

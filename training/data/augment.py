@@ -12,8 +12,6 @@ import numpy as np
 from PIL import Image, ImageFilter
 from scipy import ndimage
 
-from recognizer.preprocess import MAX_WIDTH
-
 # Font size (px) the pixel-sized augmentations were tuned at: 0.6 of a 64-px line. They scale
 # with the font size, so a line drawn at 40 px looks like one drawn at 64 px and scaled down.
 REFERENCE_SIZE = 38
@@ -113,41 +111,16 @@ def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def cut_band(img: np.ndarray, rng: np.random.Generator, max_width: int = MAX_WIDTH) -> np.ndarray:
-    """A band of 30-60% of a (H, W) uint8 line's rows, zoomed back to H rows (and wider)."""
-    # A text-line polygon drawn too thin or too low leaves such a band, scaled up to the line
-    # height: an eighth of Hooker's lines, read at 2.7 times the CER of the others
-    # (experiments/training-runs.md, "Lines cut by their polygons").
-    h, w = img.shape
-    band = min(h, max(2, int(round(h * rng.uniform(0.3, 0.6)))))
-    lowest = int(0.1 * h)  # the band starts below the top tenth: ascenders are what is lost
-    top = int(rng.integers(lowest, h - band + 1)) if h - band >= lowest else 0
-    width = min(max_width, max(8, int(round(w * h / band))))
-    rows = Image.fromarray(np.ascontiguousarray(img[top : top + band]))
-    return np.asarray(rows.resize((width, h), Image.Resampling.BILINEAR))
-
-
-def distort_real(
-    img: np.ndarray, rng: np.random.Generator, warp: float = 0.0, band: float = 0.0
-) -> np.ndarray:
-    """Training-time variation of a real (H, W) uint8 line: width, slant, contrast, blur; with
-    probability `warp` an elastic warp and a stroke-width change, with probability `band` only
-    a band of its rows, zoomed (`cut_band`)."""
-    if band and rng.random() < band:  # no draw when off: runs without it repeat exactly
-        img = cut_band(img, rng)
+def distort_real(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Training-time variation of a real (H, W) uint8 line: width, slant, contrast, blur."""
     h, w = img.shape
     if rng.random() < 0.7:  # writers differ in letter width
         w = max(8, int(w * rng.uniform(0.8, 1.2)))
         img = np.asarray(Image.fromarray(img).resize((w, h), Image.Resampling.BILINEAR))
-    sheared, warped = rng.random() < 0.5, rng.random() < warp
-    if sheared or warped:  # change the ink, keep the paper
+    if rng.random() < 0.5:  # writers differ in slant: change the ink, keep the paper
         paper = float(np.percentile(img, 90))
         ink = np.clip((paper - img.astype(np.float32)) / max(paper, 1.0), 0, 1)
-        if sheared:  # writers differ in slant
-            ink = slant(ink, rng, max_shear=0.3)
-        if warped:  # and in the shape of each stroke: the same words never repeat exactly
-            ink = elastic(ink, rng, alpha=1.5 * h / 40)
-            ink = stroke_width(ink, rng, size=int(0.6 * h))  # x-height plus ascenders
+        ink = slant(ink, rng, max_shear=0.3)
         img = np.clip(paper * (1 - ink), 0, 255).astype(np.uint8)
     out = img.astype(np.float32)
     if rng.random() < 0.5:

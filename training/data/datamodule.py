@@ -41,12 +41,10 @@ class DataConfig:
     num_workers: int = 1  # loader processes; the synthetic generator runs in them
     bucket_factor: int = 50  # batches drawn ahead and sorted by width to cut padding
     rebucket: int = 16  # drawn batches re-formed together by actual width (1: off); see batching
-    ctc_stride: int = 4  # pixels per CTC frame (set from model.frames): narrow lines are widened
+    ctc_stride: int = 4  # pixels per CTC frame (set from the model): narrow lines are widened
     crop: bool = False  # crop lines to their ink before scaling (set from model.crop)
     x_scale: float = 1.0  # width factor after scaling (set from model.x_scale)
     augment_real: bool = True  # vary real training lines (width, slant, contrast, blur)
-    real_warp: float = 0.0  # chance of an elastic warp and stroke change on a real line
-    real_band: float = 0.0  # chance of keeping only a zoomed band of a real line's rows
     seed: int = 0
     cache_dir: str = "cache/data"  # downloads land here
     charset: str = CHARSET
@@ -80,17 +78,14 @@ class Lines(Dataset):
         height: int,
         stride: int,
         augment: bool = False,
-        warp: float = 0.0,
         crop: bool = False,
         x_scale: float = 1.0,
-        band: float = 0.0,
     ) -> None:
         self.parts = parts
         self.charset = charset
         self.height = height
         self.stride = stride
         self.augment = augment  # vary real lines (synthetic ones vary by construction)
-        self.warp, self.band = warp, band
         self.crop, self.x_scale = crop, x_scale
         self._calls = 0  # with the worker's torch seed: each draw differs, runs repeat
 
@@ -110,7 +105,7 @@ class Lines(Dataset):
         if self.augment and not drawn:
             self._calls += 1
             rng = np.random.default_rng([torch.initial_seed() % 2**32, part, i, self._calls])
-            img = distort_real(img, rng, self.warp, self.band)
+            img = distort_real(img, rng)
         img = fit_ctc(img, len(target), self.stride)
         return img, target, self.charset.decode(target)
 
@@ -204,10 +199,8 @@ class LineDataModule(L.LightningDataModule):
             c.height,
             c.ctc_stride,
             augment,
-            warp=c.real_warp,
             crop=c.crop,
             x_scale=c.x_scale,
-            band=c.real_band,
         )
 
     def _loader(self, ds: Lines, **kw) -> DataLoader:

@@ -192,19 +192,3 @@ def test_cropping_prepares_every_line_once_at_the_model_height(shard):
     assert np.array_equal(img, fit_ctc(prepared.image, len(target), 4))  # not prepared twice
     syn, target, _ = lines[(0, 3)]
     assert np.array_equal(syn, fit_ctc(to_height(gen[3].image, 32, True, 0.75), len(target), 4))
-
-
-def test_real_band_cuts_real_training_lines_only(shard):
-    dm = _module(shard, real_band=1.0)
-    lines = dm._dataset(dm.train_parts, augment=True)
-    assert lines.band == 1.0  # data.real_band reaches the training lines
-    for i in range(5):
-        prepared = dm.train_parts[1][i].image
-        img, _, _ = lines[(1, i)]
-        # a band of 30-60% of the rows zoomed back: wider than the 1.2x of the width jitter
-        assert img.shape[0] == prepared.shape[0] and img.shape[1] > 1.3 * prepared.shape[1]
-    plain = _module(shard)._dataset(dm.train_parts, augment=True)
-    assert plain.band == 0.0
-    evaluated = dm._dataset(dm.train_parts)  # validation and test lines are never cut
-    img, target, _ = evaluated[(1, 0)]
-    assert np.array_equal(img, fit_ctc(dm.train_parts[1][0].image, len(target), 4))

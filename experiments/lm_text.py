@@ -27,7 +27,7 @@ from training.data.charset import Charset
 from training.lm import build_tables, corpus
 
 log = logging.getLogger("experiments.lm_text")
-CHOICES = ("", "order=7", "corpora=dasher,transcriptions,gcide")  # docs/decoding.md
+CHOICES = ("", "order=7", "corpora=dasher,transcriptions,gcide")  # experiments/decoding.md
 ALPHAS = (0.3, 0.4, 0.5, 0.6, 0.8)
 BETAS = (1.0, 1.5, 2.0, 2.5)
 

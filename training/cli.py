@@ -1,4 +1,5 @@
 """A command line generated from the config dataclasses: `--section.key value` for every field."""
+# Not jsonargparse/tyro: they drop the valid-keys list, 16,32,64 tuples (experiments/library-cli.md)
 
 from __future__ import annotations
 

@@ -49,8 +49,8 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 # The main job on embedded defaults: look at the data, train the quick preset (synthetic
-# lines, under 10 minutes on 2 cores), export the TorchScript model, evaluate it and publish
-# it to the local Hub (.hub/, a bare git repo with Git LFS).
+# lines, stopped by its short training clock), export the TorchScript model, evaluate it and
+# publish it to the local Hub (.hub/, a bare git repo with Git LFS).
 demo: setup
 	$(BIN)/python -m training.data preview --out artifacts/preview.png
 	$(BIN)/python -m training.data speed
@@ -81,7 +81,7 @@ preview: setup
 quick: setup
 	$(BIN)/python -m training.train --preset quick
 
-# The full preset: synthetic plus the real lines of ../shared/data/lines (2 hours on 2 cores).
+# The full preset: synthetic plus the real lines of ../shared/data/lines, stopped by its clock.
 train: setup
 	$(BIN)/python -m training.train --preset full
 
@@ -102,14 +102,14 @@ api: venv
 	$(BIN)/python lambda/local_runtime.py --port 9000 --workers 2
 
 # Our published model against Tesseract on the same lines, speed, size and the Lambda load
-# test: writes BENCHMARKS.md and bench/results.json (about 20 minutes on 2 cores).
+# test: writes BENCHMARKS.md (which records how long it took) and bench/results.json.
 bench: setup bench-system
 	$(BIN)/python -m bench
 
 ablation: setup
 	$(BIN)/python -m experiments.ablation --seconds 150
 
-# float32 / bf16 / channels_last / torch.compile training steps: experiments/layout.md (~10 minutes)
+# float32 / bf16 / channels_last / torch.compile training steps: experiments/layout.md
 layout: setup
 	$(BIN)/python -m experiments.layout --compile
 

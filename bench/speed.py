@@ -1,4 +1,4 @@
-"""Speed and size: latency, throughput, cold start, file size and training lines/s.
+"""Speed and size: latency, throughput, cold start, file size and training throughput.
 
 Each figure is the median of several timed runs after a warm-up, and Tesseract is timed in
 the same invocation, interleaved with our model, so the ratio holds on a noisy machine.

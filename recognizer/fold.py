@@ -18,8 +18,7 @@ def fold_batch_norm(model: M) -> M:
     convolution in an nn.Sequential is folded into that convolution's weights and bias.
 
     At inference a batch norm is a per-channel affine map, so the convolution can apply it:
-    one pass over the activations fewer per layer. On the 48-px network at batch 1 on one
-    thread that is a few percent of the forward (docs/decoding.md, "Speed").
+    one pass over the activations fewer per layer (why: experiments/decoding.md, "Speed").
     """
     folded = copy.deepcopy(model).eval()
     for seq in folded.modules():

@@ -19,26 +19,26 @@ class ModelConfig:
     """Size and shape of the network."""
 
     height: int = 40  # input height in pixels (must match data.height)
-    # Defaults chosen by experiments/ablation.py (experiments/ablation.md): on 2 CPU cores the narrow CNN
-    # with 1-D convolutions leaves the CTC plateau in a minute, the BiLSTM takes many more.
+    # Defaults: a narrow CNN with a 1-D convolutional sequence model, which leaves the CTC
+    # plateau soonest on CPU (why: experiments/ablation.md).
     channels: tuple[int, ...] = (16, 32, 64, 96)  # conv widths; the first two halve H and W
-    # 3x3 convolutions per width above (empty: one each). The 2-D convolutions cost a fifth of
-    # a CPU training step, the 1-D sequence model half (profiled): depth here is cheap.
+    # 3x3 convolutions per width above (empty: one each). The 2-D convolutions are a small
+    # share of a CPU training step, so depth here is cheap (why: experiments/training-runs.md,
+    # "A deeper, wider CNN front end").
     depth: tuple[int, ...] = ()
     sequence: str = "conv"  # conv (CPU-cheap context) | transformer (whole-line attention)
     hidden: int = 256  # width of the sequence model
     layers: int = 3  # sequence-model layers (conv: two residual blocks per layer)
     dropout: float = 0.15
-    # dropout of the conv blocks and the head (LSTM and Transformer keep their own)
+    # dropout of the conv blocks and the head (the Transformer keeps its own)
     # element: one random draw per activation (nn.Dropout); channel: one per channel and line
-    # (nn.Dropout1d), which costs almost nothing on CPU where element draws make a training
-    # step 1.2x slower (experiments/layout.md), but regularised no better in 2 hours of `full`
-    # (experiments/training-runs.md): the default stays element
+    # (nn.Dropout1d), far cheaper on CPU but no better a regulariser, so the default stays
+    # element (why: experiments/training-runs.md, "Channel dropout in the `full` preset")
     dropout_mode: str = "element"
     # The exported file's preprocessing (recognizer.preprocess.fit_height), which the data
-    # follows: crop each line to the box around its ink before scaling it to `height`. The
-    # box drops a median 17% of Hooker's rows, 5% of Copiste's, 19% of synthetic lines'
-    # (`python -m experiments.crop`): more rows of ink at the same input height.
+    # follows: crop each line to the box around its ink before scaling it to `height`, so
+    # the ink gets more rows at the same input height (why: experiments/training-runs.md,
+    # "Cropped lines and more Hooker"; `python -m experiments.crop`).
     crop: bool = False
     x_scale: float = 1.0  # width factor after scaling to the height: < 1 means fewer frames
 

@@ -39,10 +39,10 @@ class LinePredictor(nn.Module):
         # on one thread too (BENCHMARKS.md's best-path latency); batch norm folded into the
         # convolutions (a copy: the trained module is left as it was)
         self.model = fold_batch_norm(model).to(memory_format=torch.channels_last)
-        # The same weights in bfloat16: oneDNN's bf16 kernels take 3-4 ms off a line on this
-        # AVX512_BF16 host (docs/decoding.md, "Speed"), and training saw bf16 activations
-        # already (bf16-mixed). The float32 copy serves CPUs without them, and those where bf16
-        # is slower (serving.precision times both).
+        # The same weights in bfloat16: oneDNN's bf16 kernels are faster on CPUs with native
+        # bf16, and training saw bf16 activations already (bf16-mixed). The float32 copy
+        # serves CPUs without them, and those where bf16 is slower (serving.precision times
+        # both). Why: experiments/decoding.md, "The network in bfloat16".
         self.model_bf16 = copy.deepcopy(self.model).to(torch.bfloat16)
         self.bf16 = bf16
         self.chars: List[str] = list(chars)  # noqa: UP006
@@ -131,8 +131,8 @@ class LinePredictor(nn.Module):
         )
 
     def _beam_search(self, log_probs: torch.Tensor, steps: List[int]) -> List[List[int]]:  # noqa: UP006
-        """Every line of a batch, in parallel on TorchScript's inter-op threads (`make bench`
-        throughput on 2 cores: 54.5 lines/s one after another, 68-78 forked)."""
+        """Every line of a batch, in parallel on TorchScript's inter-op threads (why:
+        experiments/decoding.md, "Speed")."""
         if not torch.jit.is_scripting():  # eager, export's reference: fork would trace
             return [self._decode_line(log_probs[: steps[i], i]) for i in range(len(steps))]
         futures: List[torch.jit.Future[List[int]]] = []  # noqa: UP006

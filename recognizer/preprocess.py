@@ -62,8 +62,8 @@ def crop_to_ink(grey: torch.Tensor, margin: float = 0.05) -> torch.Tensor:
     paper = float(sample.median())
     # the ink level: the darkest 0.2%, not the minimum (one blot is not the ink), and few
     # enough that a short line in a photo of mostly paper still has that many ink pixels
-    # (the largest of the k smallest: the k-th value, in 0.15 ms where kthvalue takes 0.4 on
-    # a 64x1024 line, one thread)
+    # (the largest of the k smallest: the k-th value, as kthvalue gives, but faster; why:
+    # experiments/decoding.md, "The network in bfloat16")
     k = max(1, int(0.002 * sample.numel()))
     ink = float(torch.topk(sample, k, largest=False, sorted=False)[0].max())
     if paper - ink < 48.0:  # nothing clearly darker than the paper: no ink to find

@@ -26,8 +26,8 @@ def bf16_kernels() -> bool:
 def choose_precision(module: torch.jit.ScriptModule, runs: int = 3) -> bool:
     """Keep a file's bfloat16 network only where it beats float32; returns whether it does."""
     # The file turns bf16 on wherever oneDNN offers it, which is every AVX-512 CPU, but only
-    # CPUs with native bf16 are sure to gain (this host, AVX512_BF16: 7.1 against 10.1 ms a
-    # line at best path, docs/decoding.md); elsewhere oneDNN emulates it.
+    # CPUs with native bf16 are sure to gain; elsewhere oneDNN emulates it (why:
+    # experiments/decoding.md, "The network in bfloat16").
     if not (hasattr(module, "set_bf16") and module.bf16):  # older files, or turned off
         return False
     if not bf16_kernels():  # the file runs float32 anyway
@@ -41,7 +41,7 @@ def choose_precision(module: torch.jit.ScriptModule, runs: int = 3) -> bool:
         with torch.inference_mode():
             for precision in (True, False):  # oneDNN builds its kernels on the first call
                 _seconds(module, x, precision)
-            for _ in range(runs):  # in turns: this host's speed drifts within seconds
+            for _ in range(runs):  # alternating: a drift in the CPU's speed hits both alike
                 bf16.append(_seconds(module, x, True))
                 fp32.append(_seconds(module, x, False))
     except RuntimeError as e:  # a layer without bf16 kernels here: float32 serves

@@ -1,4 +1,4 @@
-"""fetch(): local paths, file:// and a loopback HTTP server with Range, cuts and bad content."""
+"""fetch(): local paths, file:// and a loopback HTTP server with redirects, cuts and bad content."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pooch
 import pytest
 
 from htr.errors import ChecksumError, ConfigError, DataError, DownloadError
@@ -28,7 +29,6 @@ class ServerState:
 
     body: bytes = PAYLOAD
     cut_after: int | None = None  # send Content-Length of the whole body, then only this many
-    ignore_range: bool = False  # answer 200 with the whole body even to a Range request
     redirect_to: str | None = None  # answer 302 to this URL for /start
     requests: list[dict] = field(default_factory=list)
     base: str = ""
@@ -52,21 +52,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.split("?")[0].endswith("/missing"):
             self.send_error(404)
             return
-        body, start = st.body, 0
-        match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
-        if match and not st.ignore_range:
-            start = int(match.group(1))
-            if start >= len(body):
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(body)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-        else:
-            self.send_response(200)
-        chunk = body[start:]
+        chunk = st.body
+        self.send_response(200)
         self.send_header("Content-Length", str(len(chunk)))
         self.end_headers()
         if st.cut_after is not None:
@@ -115,47 +102,32 @@ def test_http_without_checksum_caches_by_url(server: ServerState, tmp_path: Path
     assert fetch(url + "?v=2", None, tmp_path, progress=False) != path  # another URL, another file
 
 
-def test_interrupted_download_keeps_part_and_resumes(server: ServerState, tmp_path: Path) -> None:
-    url = f"{server.base}/data/big.bin"
-    server.cut_after = 100_000
-    with pytest.raises(DownloadError, match="interrupted.*rerun to resume") as info:
-        fetch(url, PAYLOAD_SHA, tmp_path, progress=False)
-    assert "127.0.0.1" in str(info.value)
-    (part,) = tmp_path.glob("*.part")
-    assert part.read_bytes() == PAYLOAD[:100_000]
-    assert not part.with_name(part.name.removesuffix(".part")).exists()
-
-    server.cut_after = None
-    path = fetch(url, PAYLOAD_SHA, tmp_path, progress=False)
-    assert path.read_bytes() == PAYLOAD and not part.exists()
-    assert server.requests[-1]["range"] == "bytes=100000-"
-
-
-def test_server_ignoring_range_restarts_from_zero(server: ServerState, tmp_path: Path) -> None:
-    url = f"{server.base}/data/big.bin"
-    final = download._cache_path(url, PAYLOAD_SHA, tmp_path)
-    final.with_name(final.name + ".part").write_bytes(b"stale prefix from another run")
-    server.ignore_range = True
-    assert fetch(url, PAYLOAD_SHA, tmp_path, progress=False).read_bytes() == PAYLOAD
-    assert server.requests[0]["range"].startswith("bytes=")
-
-
-def test_complete_part_answered_416_is_verified_and_used(
+def test_interrupted_download_leaves_nothing_and_reruns(
     server: ServerState, tmp_path: Path
 ) -> None:
     url = f"{server.base}/data/big.bin"
-    final = download._cache_path(url, PAYLOAD_SHA, tmp_path)
-    final.with_name(final.name + ".part").write_bytes(PAYLOAD)
-    assert fetch(url, PAYLOAD_SHA, tmp_path, progress=False) == final
-    assert final.read_bytes() == PAYLOAD and len(server.requests) == 1
+    server.cut_after = 100_000
+    with pytest.raises(DownloadError, match="interrupted.*rerun") as info:
+        fetch(url, PAYLOAD_SHA, tmp_path, progress=False)
+    assert "127.0.0.1" in str(info.value)
+    assert list(tmp_path.iterdir()) == []  # no temporary file, nothing under the final name
+
+    server.cut_after = None
+    path = fetch(url, PAYLOAD_SHA, tmp_path, progress=False)
+    assert path.read_bytes() == PAYLOAD
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
 
 
-def test_oversized_part_answered_416_restarts(server: ServerState, tmp_path: Path) -> None:
+def test_interrupted_download_without_checksum_is_not_cached(
+    server: ServerState, tmp_path: Path
+) -> None:
     url = f"{server.base}/data/big.bin"
-    final = download._cache_path(url, PAYLOAD_SHA, tmp_path)
-    final.with_name(final.name + ".part").write_bytes(PAYLOAD + b"extra")
-    assert fetch(url, PAYLOAD_SHA, tmp_path, progress=False).read_bytes() == PAYLOAD
-    assert [r.get("range") for r in server.requests] == [f"bytes={len(PAYLOAD) + 5}-", None]
+    server.cut_after = 100_000
+    with pytest.raises(DownloadError, match="interrupted"):
+        fetch(url, None, tmp_path, progress=False)
+    server.cut_after = None
+    assert fetch(url, None, tmp_path, progress=False).read_bytes() == PAYLOAD
+    assert len(server.requests) == 2
 
 
 def test_checksum_mismatch_leaves_nothing_in_cache(server: ServerState, tmp_path: Path) -> None:
@@ -164,6 +136,7 @@ def test_checksum_mismatch_leaves_nothing_in_cache(server: ServerState, tmp_path
         fetch(f"{server.base}/data/big.bin", PAYLOAD_SHA, tmp_path, progress=False)
     actual = hashlib.sha256(server.body).hexdigest()
     assert PAYLOAD_SHA in str(info.value) and actual in str(info.value)
+    assert "big.bin" in str(info.value) and "fix the expected sha256" in str(info.value)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -195,11 +168,25 @@ def test_credentials_are_sent_but_never_logged(
     caplog.set_level(logging.DEBUG, logger="training.data.download")
     host = server.base.removeprefix("http://")
     url = f"http://alice:s3cret@{host}/data/big.bin?token=hunter2"
-    fetch(url, PAYLOAD_SHA, tmp_path, progress=False)
+    pooch_log = pooch.get_logger()  # pooch's logger stands apart from the logging tree
+    pooch_log.addHandler(caplog.handler)
+    try:
+        fetch(url, PAYLOAD_SHA, tmp_path, progress=False)
+    finally:
+        pooch_log.removeHandler(caplog.handler)
     assert server.requests[0]["authorization"] == "Basic YWxpY2U6czNjcmV0"
     assert server.requests[0]["path"] == "/data/big.bin?token=hunter2"
     assert caplog.records and "/data/big.bin" in caplog.text
     assert "s3cret" not in caplog.text and "hunter2" not in caplog.text
+
+
+def test_error_messages_hide_credentials(tmp_path: Path) -> None:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    port = httpd.server_address[1]
+    httpd.server_close()  # nothing listens on this port any more
+    with pytest.raises(DownloadError) as info:
+        fetch(f"http://u:s3cret@127.0.0.1:{port}/x.bin?token=hunter2", None, tmp_path, timeout=2)
+    assert "s3cret" not in str(info.value) and "hunter2" not in str(info.value)
 
 
 @pytest.mark.parametrize(("target_host", "forwarded"), [("127.0.0.1", True), ("localhost", False)])
@@ -217,12 +204,23 @@ def test_authorization_follows_redirects_only_on_same_host(
     assert ("authorization" in server.requests[1]) is forwarded
 
 
-def test_hf_token_only_for_huggingface(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("target_host", "forwarded"), [("127.0.0.1", True), ("localhost", False)])
+def test_hf_token_sent_to_huggingface_only(
+    server: ServerState,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    target_host: str,
+    forwarded: bool,
+) -> None:
     monkeypatch.setenv("HF_TOKEN", "hf_secret")
-    hf = download._request("https://huggingface.co/datasets/x/resolve/main/a.pkl.gz", 0)
-    other = download._request("https://example.org/a.pkl.gz", 0)
-    assert hf.unredirected_hdrs["Authorization"] == "Bearer hf_secret"
-    assert "Authorization" not in other.unredirected_hdrs and not other.has_header("Authorization")
+    monkeypatch.setattr(download, "_HF_HOST", "127.0.0.1")  # the loopback server plays the Hub
+    port = server.base.rsplit(":", 1)[1]
+    server.redirect_to = f"http://{target_host}:{port}/data/big.bin"
+    fetch(f"http://127.0.0.1:{port}/start", PAYLOAD_SHA, tmp_path, progress=False)
+    fetch(f"http://localhost:{port}/data/other.bin", None, tmp_path, progress=False)
+    assert server.requests[0]["authorization"] == "Bearer hf_secret"
+    assert ("authorization" in server.requests[1]) is forwarded
+    assert "authorization" not in server.requests[2]
 
 
 def test_local_path_and_file_url(tmp_path: Path) -> None:

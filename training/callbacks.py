@@ -44,10 +44,11 @@ def warmed_up_ema(
     """The EMA update with decay min(decay, (1 + n) / (10 + n)) after n earlier updates."""
 
     def update(average: torch.Tensor, current: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-        # A fixed 0.999 from step 0 keeps the initial weights in the average for ~2,000 steps
-        # (100% CER at the first validations of short runs); the warm-up spans only the steps
-        # so far until it reaches `decay` (after ~9,000 steps at 0.999). Tensor arithmetic on
-        # n: no host sync per parameter on a GPU.
+        # A fixed 0.999 from step 0 keeps the initial weights in the average for ~2,000 steps,
+        # so a short run's first validations would score an untrained network; the warm-up
+        # spans only the steps so far until it reaches `decay` (after ~9,000 steps at 0.999).
+        # why: experiments/training-runs.md, "One 3x3 convolution". Tensor arithmetic on n:
+        # no host sync per parameter on a GPU.
         d = ((1.0 + n) / (10.0 + n)).clamp(max=decay)
         return average * d + current * (1.0 - d)
 

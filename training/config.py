@@ -49,14 +49,15 @@ class TrainerConfig:
     devices: str = "auto"  # "auto", a count ("2") or a list ("0,1")
     strategy: str = "auto"  # auto | ddp | ddp_spawn | ...
     num_nodes: int = 1
-    precision: str = "bf16-mixed"  # measured 1.6-1.8x faster than 32-true on this CPU (AMX)
+    # bf16 autocast: faster than 32-true on CPUs with bf16 instructions (experiments/layout.md)
+    precision: str = "bf16-mixed"
     max_time: str | None = None  # "DD:HH:MM:SS"; training stops (and checkpoints) then
     max_steps: int = -1  # -1: no step limit; also sets the length of the cosine decay
     max_epochs: int = -1
     val_check_interval: int | None = None  # validate every N training batches; None: per epoch
     threads: int = 0  # torch CPU threads per process; 0: leave torch's default
-    # NHWC activations and conv weights: oneDNN's fast layout; training steps 1.16x faster
-    # than bf16-mixed alone on this CPU (experiments/layout.md, `make layout`)
+    # NHWC activations and conv weights: oneDNN's fast layout for convolutions on CPU
+    # (why: experiments/layout.md, `make layout`)
     channels_last: bool = True
     log_every_n_steps: int = 20
 
@@ -157,40 +158,45 @@ def preset(name: str) -> TrainConfig:
         cfg.data.lines_per_epoch = 8192
         cfg.data.synthetic_val = 256
         cfg.model.dropout = 0.0  # endless fresh lines: nothing to regularise, and it learns faster
-        cfg.optim.lr = 3e-3  # a short run: ~1 point lower CER at the same step than 2e-3
+        cfg.optim.lr = 3e-3  # a short run: lower CER at the same step than with 2e-3
         cfg.trainer.max_time = "00:00:09:00"
-        # 2,833 steps fit 9 minutes at 82 lines/s; this shared host's speed varies by 20-30%
-        # (experiments/training-runs.md). Whichever runs out first, steps or clock, ends the decay,
-        # and the last step is validated: a slow host makes fewer steps, all of them useful.
+        # The step cap or the clock, whichever comes first, ends the cosine decay, and the last
+        # step is validated: a slow host makes fewer steps, all of them useful. The cap sits
+        # above what the clock usually allows, so that the clock ends the decay.
+        # why: experiments/training-runs.md, "The quick target"
         cfg.trainer.max_steps = 3300
     elif name == "full":
         cfg = TrainConfig()
         # Half of the training lines from Hooker, the harder set (one writer's dense cursive):
-        # with model.crop, 2-8 points lower hooker-val CER at the same step, Copiste level
+        # with model.crop, lower hooker-val CER at every step, Copiste level
         # (experiments/training-runs.md, "Cropped lines and more Hooker")
         cfg.data.sources = [
             SourceConfig(weight=0.2),
             *_real("train", {"copiste": 0.3, "hooker": 0.5}),
             *_real("val"),
         ]
-        cfg.data.lines_per_epoch = 32768  # validate every ~8 minutes: 2,000 lines cost ~30 s
+        # lines between validations: each reads every val line, so a long epoch keeps that
+        # cost a small share of the run (experiments/training-runs.md, "How often the presets")
+        cfg.data.lines_per_epoch = 32768
         cfg.data.synthetic_val = 256
-        cfg.model.dropout = 0.1  # real lines repeat a few times in 2 hours; synthetic ones never
-        # One draw per channel and line: cheaper on CPU than per-activation draws (experiments/layout.md)
-        # and level with them at the same step (experiments/training-runs.md)
+        cfg.model.dropout = 0.1  # real lines repeat within a run; synthetic ones never do
+        # One draw per channel and line: cheaper on CPU than one per activation, and level with
+        # it at the same step (why: experiments/layout.md; experiments/training-runs.md,
+        # "Channel dropout")
         cfg.model.dropout_mode = "channel"
-        # A deeper, wider CNN: 3 points lower Hooker CER at the same step, 1 at the same
-        # wall-clock after 24 minutes (experiments/training-runs.md); 192 wide in the last stage
+        # A deeper, wider CNN: lower Hooker CER at the same step, no worse at the same
+        # wall-clock (why: experiments/training-runs.md, "A deeper, wider CNN front end");
+        # 192 wide in the last stage
         cfg.model.channels = (16, 32, 64, 192)
-        # one 3x3 conv in the last stage, not two: half the FLOPs, 1.3x the lines/s; after 2
-        # hours the same Copiste CER with the LM, 0.2 points more on Hooker, and 17.1-18.0
-        # against 20.7-21.9 ms a line served, timed in turns (experiments/training-runs.md, "One 3x3
-        # convolution")
+        # One 3x3 conv in the last stage, not two: about half the network's FLOPs, so more
+        # steps in the time
+        # and a line served sooner; after 2 hours, with the LM, Copiste reads as well and
+        # Hooker nearly as well (why: experiments/training-runs.md, "One 3x3 convolution")
         cfg.model.depth = (1, 1, 2, 1)
         cfg.model.crop = True  # lines cropped to their ink: the ink, not the paper, fills them
-        # 64 px was 3 points better than 40 at the same step for about twice the step time; 48 px
-        # with channel dropout trained 55 lines/s (the 40-px runs: 54-63) and ended 0.5-1.6
-        # points better with the LM (experiments/training-runs.md, "48-px input")
+        # Taller input reads better per step but makes each step dearer; 48 px, with channel
+        # dropout paying for it, ended better than 40 px with the LM in the same time
+        # (why: experiments/training-runs.md, "48-px input")
         cfg.model.height = cfg.data.height = 48
         cfg.optim.ema_decay = 0.999  # validate and export the average of the last ~1,000 steps
         cfg.trainer.max_time = "00:02:00:00"
@@ -198,8 +204,10 @@ def preset(name: str) -> TrainConfig:
     elif name == "gpu":
         cfg = preset("full")
         cfg.data.batch_size = 64  # a GPU step costs about the same for 16 or 64 lines
-        cfg.data.num_workers = 6  # the loaders are the limit: 7 fed an H200 ~880 lines/s
-        cfg.data.lines_per_epoch = 131_072  # validate every ~2.5 min at ~880 lines/s (an H200)
+        # the loaders, not the GPU, set the pace (why: experiments/training-runs.md, "The `gpu`
+        # preset"); 4x the `full` preset's lines between validations, at a GPU's pace
+        cfg.data.num_workers = 6
+        cfg.data.lines_per_epoch = 131_072
         cfg.optim.lr = 4e-3  # 2e-3 at batch 16, times the square root of 4
         cfg.optim.warmup_steps = 500
         cfg.trainer.accelerator = "gpu"

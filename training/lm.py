@@ -45,8 +45,8 @@ class DecodeConfig:
     corpora: tuple[str, ...] = ("dasher", "transcriptions")
     transcription_weight: int = 3  # in-domain text counts this many times
     # Network in bfloat16 where oneDNN supports it (AVX-512 or Arm bf16; float32 elsewhere),
-    # checked on every call: 3-4 ms less a line on this host, CER within 0.1 point
-    # (docs/decoding.md, "Speed"). `model.set_bf16(False)` turns it off in a loaded file.
+    # checked on every call: faster, at about the same CER (why: experiments/decoding.md,
+    # "The network in bfloat16"). `model.set_bf16(False)` turns it off in a loaded file.
     bf16: bool = True
 
     def __post_init__(self) -> None:

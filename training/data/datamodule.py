@@ -33,7 +33,9 @@ class DataConfig:
 
     sources: list[SourceConfig] = field(default_factory=lambda: [SourceConfig()])
     height: int = 40  # model input height in pixels; every line is scaled to it
-    batch_size: int = 16  # on CPU, twice the updates of 32 for the same lines/s (ablation)
+    # on CPU a batch of 32 trains no more lines a second than 16, which updates twice as often
+    # (why: experiments/ablation.md)
+    batch_size: int = 16
     lines_per_epoch: int = 8192  # training lines drawn per epoch across all sources
     synthetic_val: int = 512  # synthetic lines in the val split (and in the test split)
     val_fraction: float = 0.1  # share of documents of split="auto" sources used for val
@@ -151,8 +153,8 @@ class LineDataModule(L.LightningDataModule):
 
     def _add_synthetic(self, src: SourceConfig) -> None:
         c = self.config
-        # Cropping takes off the generator's random margins (a median fifth of the height,
-        # `python -m experiments.crop`): lines drawn 1.2x taller are then scaled down, not up
+        # Cropping takes off the generator's random margins: lines drawn 6/5 as tall are then
+        # scaled down, not up (why: experiments/training-runs.md, "Cropped lines")
         syn = SyntheticConfig(height=c.height * 6 // 5 if c.crop else c.height)
         self.train_parts.append(SyntheticLines(syn, c.seed, length=2**31 - 1, charset=c.charset))
         self.train_weights.append(src.weight)

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import platform
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ import torch
 from bench import lambda_load, quality, report, speed, tesseract
 from htr.atomic import write_text
 from htr.errors import ConfigError
+from release.export import git_commit
 from serving.source import ModelSource, fetch, resolved_revision
 from training.cli import run_command
 
@@ -48,20 +48,6 @@ def machine() -> dict[str, Any]:
         "torch": torch.__version__,
         "python": platform.python_version(),
     }
-
-
-def git_commit() -> str:
-    """This checkout's commit, marked `-dirty` when files differ from it."""
-    sha = subprocess.run(
-        ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    return f"{sha}-dirty" if dirty else sha
 
 
 def published_model() -> tuple[torch.jit.ScriptModule, Path, dict[str, Any]]:
@@ -103,7 +89,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Every measurement, in an order that keeps the CPU free for the timed ones."""
     t0 = time.perf_counter()
     r: dict[str, Any] = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
-    r["machine"], r["git_commit"] = machine(), git_commit()
+    r["machine"], r["git_commit"] = machine(), git_commit(12)
     jobs = r["machine"]["cores"]
     r["tesseract"] = {"version": tesseract.version(), "langs": tesseract.LANGS, "psm": 7}
     model, path, r["model"] = published_model()

@@ -55,25 +55,23 @@ def load_checkpoint(path: Path) -> tuple[TrainConfig, Recognizer]:
     return cfg, model.eval()
 
 
-def git_commit() -> str:
-    """The code's commit, with `-dirty` when the tree has uncommitted changes."""
+def git_commit(length: int = 40) -> str:
+    """The code's commit (its first `length` hex digits), with `-dirty` when tracked files
+    differ from it, or "unknown" outside a git checkout."""
+    root = Path(__file__).resolve().parents[1]
     try:
         sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).parent,
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=root
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
             capture_output=True,
             text=True,
-            cwd=Path(__file__).parent,
+            cwd=root,
         ).stdout
-        return sha + ("-dirty" if dirty.strip() else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    return sha[:length] + ("-dirty" if dirty.strip() else "")
 
 
 def check_images() -> list[torch.Tensor]:

@@ -2,8 +2,8 @@
 
 `python -m experiments.ablation --seconds 150` renders a fixed pool of synthetic lines once, trains
 each candidate on it for the budget (2 threads, bf16 autocast, AdamW, no data loading in the
-timed loop), and writes experiments/ablation.json and experiments/ablation.md: parameters, training lines/s
-and validation CER on 200 held-out lines.
+timed loop), and writes experiments/ablation.json and experiments/ablation.md: parameters,
+training lines/s and validation CER on 200 held-out lines.
 """
 
 from __future__ import annotations

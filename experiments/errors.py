@@ -6,7 +6,8 @@ the CER once case and punctuation are ignored (if that is far lower, the errors 
 conventions, not letters), the CER of each document (are a few of them most of a set's
 errors?) and by pixels of line width per character (lines cut by their polygons are zoomed:
 wide for their text). `--band N` also reads N of each set's ordinary lines cut to a band of
-their rows by `cut_band` (is that what the zoomed lines look like to the model?). Best-path decoding by default (`--beam` for the LM search).
+their rows by `cut_band` (is that what the zoomed lines look like to the model?).
+Best-path decoding by default (`--beam` for the LM search).
 Writes experiments/errors.json.
 """
 

@@ -106,8 +106,8 @@ def test_there_are_recorded_runs():
 
 @pytest.mark.parametrize("path", sorted(RUNS.glob("*.yaml")), ids=lambda p: p.name)
 def test_recorded_runs_still_parse(path):
-    """The commands experiments/training-runs.md gives (`--preset full --config experiments/runs/X.yaml`)
-    still run: every key in the recorded overrides exists and is valid."""
+    """The commands experiments/training-runs.md gives (`--preset full --config
+    experiments/runs/X.yaml`) still run: every key in the recorded overrides exists and is valid."""
     cfg = parse_config(["--preset", "full", "--config", str(path)])
     assert cfg.log.name == path.stem
 

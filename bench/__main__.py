@@ -24,7 +24,7 @@ from bench import lambda_load, quality, report, speed, tesseract
 from htr.atomic import write_text
 from htr.errors import ConfigError
 from release.export import git_commit
-from serving.source import ModelSource, fetch, resolved_revision
+from serving.source import ModelSource, checked_out, fetch, location
 from training.cli import run_command
 
 log = logging.getLogger("bench")
@@ -57,11 +57,12 @@ def published_model() -> tuple[torch.jit.ScriptModule, Path, dict[str, Any]]:
     files = {"config.json": ""}
     model = torch.jit.load(str(path), _extra_files=files)
     meta = json.loads(files["config.json"] or "{}")
+    commit = checked_out(source, path)  # HEAD of the clone of THAT location, or the snapshot
     info = {
         "source": f"{source.kind} {source.location}",
-        # a git checkout's commit; the Hub cache keeps files under snapshots/COMMIT/
-        "revision": resolved_revision(path)
-        or (path.parent.name if source.kind == "hub" else source.revision),
+        "location": location(source),
+        "commit": commit,
+        "revision": commit[:12] or source.revision,
         "version": meta.get("version", "?"),
         "preset": meta.get("training_config", {}).get("log", {}).get("name", "?"),
     }

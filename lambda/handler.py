@@ -1,7 +1,10 @@
 """AWS Lambda handler: direct invocations and function URL / API Gateway (payload 2.0) events.
 
 Request: {"image": "<base64 or data URL>"} or {"images": [...]}. Response: statusCode, JSON
-headers and a JSON body with pred (or preds), confidence(s), model, revision and timing.
+headers and a JSON body with pred (or preds), confidence(s), model, revision and timing; the
+request that loaded the model adds timing_ms.load. With HTR_LOAD_AT_INIT=1 the model loads
+while Lambda imports this module (its INIT phase), so no request pays for it; without it the
+first request loads it.
 """
 
 from __future__ import annotations
@@ -10,61 +13,122 @@ import base64
 import binascii
 import json
 import logging
+import os
 import time
 from typing import Any
 
+from serving import model as model_store
 from serving.errors import BadRequest, ServingError, TooLarge
 from serving.images import MAX_BYTES, b64_to_bytes, decode_image
-from serving.recognize import recognize
+from serving.recognize import MAX_BATCH, recognize
 
 log = logging.getLogger("handler")
 log.setLevel(logging.INFO)
 HEADERS = {"Content-Type": "application/json"}
+LOAD_AT_INIT = "HTR_LOAD_AT_INIT"
+ONE = '{"image": "<base64 of a PNG or JPEG line image>"}'
+MANY = '{"images": ["<base64>", "<base64>"]}'
+SEND = f"send {ONE} or {MANY}"
+# recognize()'s per-image lists and their names in a single-image response.
+SINGLE = {"preds": "pred", "confidences": "confidence", "words": "words", "unsure": "unsure"}
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+_served: model_store.LoadedModel | None = None  # the model that the init or a request used
 
 
 def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
     return {"statusCode": status, "headers": dict(HEADERS), "body": json.dumps(body)}
 
 
+def _json_type(value: object) -> str:
+    """What a decoded JSON value is, in JSON's words ("an array", "a number", ...)."""
+    if value is None:
+        return "null"
+    return _JSON_TYPES.get(type(value), "a number")
+
+
 def _payload(event: Any) -> dict[str, Any]:
     """The request JSON, from a direct invocation or an HTTP event's (maybe base64) body."""
     if not isinstance(event, dict):
-        raise BadRequest('the event must be a JSON object such as {"image": "<base64>"}')
+        raise BadRequest(f"the event is {_json_type(event)}, not a JSON object; {SEND}")
     if "body" not in event:
         return event  # direct invocation: the event is the request
     body = event.get("body") or ""
-    if len(body) > MAX_BYTES:  # Lambda's own limit on a synchronous request
-        raise TooLarge(f"request body is over {MAX_BYTES // 2**20} MB; send a smaller image")
+    if not isinstance(body, str):
+        example = json.dumps({"body": ONE})
+        raise BadRequest(f'"body" is {_json_type(body)}; send the JSON as a string: {example}')
+    size = len(body.encode("utf-8"))
+    if size > MAX_BYTES:  # Lambda's own limit on a synchronous request
+        raise TooLarge(
+            f"request body is {size:,} bytes, over Lambda's limit of {MAX_BYTES:,}; "
+            "send a smaller line image (cropped to the text, or as JPEG)"
+        )
     if event.get("isBase64Encoded"):
         try:
             body = base64.b64decode(body, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             raise BadRequest(
-                "isBase64Encoded is true but the body is not base64 of UTF-8 "
-                "JSON; send the JSON itself"
+                "isBase64Encoded is true but the body is not base64 of UTF-8 JSON; "
+                f"send the JSON itself, such as {ONE}"
             ) from None
+    if not body.strip():
+        raise BadRequest(f"the body is empty; {SEND}")
     try:
         data = json.loads(body)
     except json.JSONDecodeError as e:
         raise BadRequest(
-            f'body is not valid JSON ({e.msg} at character {e.pos}); send {{"image": "<base64>"}}'
+            f"the body is not valid JSON ({e.msg} at character {e.pos}); {SEND}"
         ) from None
     if not isinstance(data, dict):
-        raise BadRequest('body must be a JSON object such as {"image": "<base64>"}')
+        raise BadRequest(f"the body is {_json_type(data)}, not a JSON object; {SEND}")
     return data
 
 
+def _decode(value: object, name: str, example: str, in_batch: bool) -> Any:
+    """One image field's value to a tensor; a batch's errors say which image."""
+    if not isinstance(value, str) or not value:
+        what = "an empty string" if value == "" else _json_type(value)
+        raise BadRequest(f"{name} is {what}; send a base64 string, as in {example}")
+    try:
+        return decode_image(b64_to_bytes(value))
+    except ServingError as e:
+        if not in_batch:  # the message already says "image"
+            raise
+        raise type(e)(f"{name}: {e}") from None
+
+
 def _images(data: dict[str, Any]) -> tuple[list[Any], bool]:
+    """The decoded images and whether the request was a batch ("images")."""
     if "images" in data:
-        if not isinstance(data["images"], list):
-            raise BadRequest('"images" must be a list of base64 strings')
-        return [decode_image(b64_to_bytes(x)) for x in data["images"]], True
+        items = data["images"]
+        if not isinstance(items, list) or not items:
+            what = "an empty array" if items == [] else _json_type(items)
+            raise BadRequest(f'"images" is {what}; send {MANY}')
+        if len(items) > MAX_BATCH:
+            raise BadRequest(f'"images" has {len(items)} images; send at most {MAX_BATCH}')
+        return [_decode(x, f"images[{i}]", MANY, True) for i, x in enumerate(items)], True
     if "image" in data:
-        return [decode_image(b64_to_bytes(data["image"]))], False
-    raise BadRequest(
-        f'no "image" field (got {sorted(data)[:5]}); send {{"image": "<base64 '
-        'of a PNG or JPEG line image>"}} or {"images": [...]}'
-    )
+        return [_decode(data["image"], '"image"', ONE, False)], False
+    keys = [json.dumps(str(k)[:40]) for k in list(data)[:5]] + (["..."] if len(data) > 5 else [])
+    got = f"its fields: {', '.join(keys)}" if keys else "it is an empty object"
+    raise BadRequest(f'no "image" or "images" field in the request ({got}); {SEND}')
+
+
+def _load_ms() -> float | None:
+    """The model's load time when this request is the first to use it (a cold start)."""
+    global _served
+    loaded = model_store.get()
+    if loaded is _served:
+        return None
+    _served = loaded
+    return round(loaded.load_seconds * 1000, 1)
+
+
+def _single(out: dict[str, Any]) -> dict[str, Any]:
+    """A one-image result: each per-image list present becomes its only element."""
+    for many, one in SINGLE.items():
+        if many in out:
+            out[one] = out.pop(many)[0]
+    return out
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -74,22 +138,31 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     try:
         images, batch = _images(_payload(event))
         out = recognize(images)
+        load_ms = _load_ms()
     except ServingError as e:
         log.info("request %s refused (%d): %s", request_id, e.status, e)
         if e.status >= 500:
-            return _response(500, {"error": "the model is not available", "request_id": request_id})
+            error = "the model is not available; retry later, and report the request_id if it lasts"
+            return _response(500, {"error": error, "request_id": request_id})
         return _response(e.status, {"error": str(e), "request_id": request_id})
     except Exception:  # noqa: BLE001 - our failure: log it, tell the caller no internals
         log.exception("request %s failed", request_id)
-        return _response(
-            500,
-            {
-                "error": "internal error; retry, and report the request_id if it persists",
-                "request_id": request_id,
-            },
-        )
+        error = "internal error; retry, and report the request_id if it persists"
+        return _response(500, {"error": error, "request_id": request_id})
+    if load_ms is not None:
+        out["timing_ms"]["load"] = load_ms
     out["timing_ms"]["total"] = round((time.perf_counter() - t0) * 1000, 1)
-    if not batch:
-        out["pred"], out["confidence"] = out.pop("preds")[0], out.pop("confidences")[0]
     out["request_id"] = request_id
-    return _response(200, out)
+    return _response(200, out if batch else _single(out))
+
+
+def _load_at_init() -> None:
+    """Load the model while Lambda initialises this module, when HTR_LOAD_AT_INIT is set."""
+    global _served
+    if os.environ.get(LOAD_AT_INIT, "").lower() not in ("1", "true", "yes"):
+        return
+    _served = model_store.get()  # a failure fails the init: Lambda reports it, no request runs
+    log.info("model loaded during init in %.2f s", _served.load_seconds)
+
+
+_load_at_init()

@@ -59,16 +59,149 @@ def test_batch_events(served_model, name, n):
     "name, needle",
     [
         ("malformed_json.json", "not valid JSON"),
-        ("missing_field.json", 'no "image" field'),
+        ("missing_field.json", 'no "image" or "images" field'),
         ("bad_base64.json", "not valid base64"),
         ("not_an_image.json", "not a readable image"),
-        ("images_not_a_list.json", "must be a list"),
+        ("images_not_a_list.json", '"images" is a string'),
     ],
 )
 def test_bad_requests_get_400_saying_what_to_send(served_model, name, needle):
     status, headers, body = call(event(name))
     assert status == 400 and headers["Content-Type"] == "application/json"
     assert needle in body["error"] and body["request_id"] == "test-request-42"
+
+
+MISSING_FIELD = (
+    'no "image" or "images" field in the request (its fields: "picture"); send '
+    '{"image": "<base64 of a PNG or JPEG line image>"} or {"images": ["<base64>", "<base64>"]}'
+)
+
+
+def test_missing_field_message_is_exact():
+    status, _, body = call(event("missing_field.json"))
+    assert status == 400 and body["error"] == MISSING_FIELD
+
+
+def _examples(message: str) -> list[str]:
+    """The {...} examples in a message (outermost braces)."""
+    found, depth, start = [], 0, 0
+    for i, ch in enumerate(message):
+        if ch == "{":
+            start = i if depth == 0 else start
+            depth += 1
+        elif ch == "}" and depth:
+            depth -= 1
+            if depth == 0:
+                found.append(message[start : i + 1])
+    return found
+
+
+BAD_EVENTS = [
+    ["not", "an", "object"],
+    {},
+    {"image": 7},
+    {"image": ""},
+    {"images": []},
+    {"images": {"a": 1}},
+    {"body": {"image": "x"}},
+    {"body": "", "isBase64Encoded": False},
+    {"body": "[1, 2]", "isBase64Encoded": False},
+    {"body": "{not json", "isBase64Encoded": False},
+    {"body": "@@@", "isBase64Encoded": True},
+]
+
+
+FIXTURES = ["missing_field.json", "malformed_json.json", "images_not_a_list.json"]
+
+
+@pytest.mark.parametrize("bad", BAD_EVENTS + [event(name) for name in FIXTURES])
+def test_every_refusal_says_what_to_send_with_valid_json_examples(bad):
+    status, _, body = call(bad)
+    message = body["error"]
+    assert status == 400 and "send" in message, message
+    assert "{{" not in message and "}}" not in message and "Traceback" not in message
+    examples = _examples(message)
+    assert examples, message
+    for example in examples:
+        json.loads(example)  # each example is JSON a caller can send
+
+
+def test_batch_errors_name_the_image(served_model):
+    ok = event("direct.json")["image"]
+    status, _, body = call({"images": [ok, "@@@"]})
+    assert status == 400 and body["error"].startswith("images[1]: image is not valid base64")
+
+
+def _fake_model(seconds: float = 0.5):
+    from serving import model
+
+    return model.LoadedModel(module=None, name="fake", revision="r1", load_seconds=seconds)
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
+    """The serving core's model replaced by a fake; `calls` counts its loads."""
+    from serving import model
+
+    calls: list[int] = []
+    model.set_loader(lambda: calls.append(1) or _fake_model())
+    yield calls
+    model.set_loader(None)
+
+
+def test_single_image_response_unwraps_every_per_image_list(fake_model, monkeypatch):
+    def richer(images):
+        n = len(images)
+        return {
+            "preds": ["a cat"] * n,
+            "confidences": [0.9] * n,
+            "words": [[["a", 0.95], ["cat", 0.85]]] * n,
+            "unsure": [False] * n,
+            "calibrated": True,
+            "model": "fake",
+            "revision": "r1",
+            "timing_ms": {"predict": 1.0},
+        }
+
+    monkeypatch.setattr(handler_module, "recognize", richer)
+    _, _, one = call(event("direct.json"))
+    assert (one["pred"], one["confidence"], one["unsure"]) == ("a cat", 0.9, False)
+    assert one["words"] == [["a", 0.95], ["cat", 0.85]] and one["calibrated"] is True
+    assert not {"preds", "confidences"} & set(one)
+    _, _, many = call(event("direct_batch.json"))
+    assert many["words"] == [[["a", 0.95], ["cat", 0.85]]] * 3 and many["unsure"] == [False] * 3
+
+
+def _fake_recognize(images):
+    from serving import model
+
+    model.get()
+    return {
+        "preds": ["x"],
+        "confidences": [1.0],
+        "model": "fake",
+        "revision": "r1",
+        "timing_ms": {"predict": 1.0},
+    }
+
+
+def test_lazy_load_reports_the_cold_start_once(fake_model, monkeypatch):
+    module = _load_handler()  # HTR_LOAD_AT_INIT unset: importing loads nothing
+    assert fake_model == []
+    monkeypatch.setattr(module, "recognize", _fake_recognize)
+    first = json.loads(module.handler(event("direct.json"), Context())["body"])
+    second = json.loads(module.handler(event("direct.json"), Context())["body"])
+    assert first["timing_ms"]["load"] == 500.0 and "load" not in second["timing_ms"]
+    assert fake_model == [1]
+
+
+def test_load_at_init_flag_loads_while_importing(fake_model, monkeypatch):
+    monkeypatch.setenv("HTR_LOAD_AT_INIT", "1")
+    module = _load_handler()
+    assert fake_model == [1]
+    monkeypatch.setattr(module, "recognize", _fake_recognize)
+    first = json.loads(module.handler(event("direct.json"), Context())["body"])
+    assert "load" not in first["timing_ms"] and fake_model == [1]
 
 
 def _png_b64(size) -> str:

@@ -20,7 +20,7 @@ TEST_PACKAGES := chromium tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra
 # The benchmark's peer: Tesseract 5 with English and French (Debian bookworm ships 5.3).
 BENCH_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra
 
-.PHONY: setup system test-system bench-system venv space space-bundle demo preview train quick export-model publish tensorboard api ablation layout test \
+.PHONY: setup system test-system bench-system venv space space-examples space-bundle demo preview train quick export-model publish tensorboard api ablation layout test \
 	lint format typecheck bench clean
 
 setup: system venv
@@ -56,12 +56,17 @@ demo: setup
 	$(BIN)/python -m training.data speed
 	$(BIN)/python -m training.train --preset quick
 	$(MAKE) --no-print-directory export-model RUN=quick publish
+	$(BIN)/python -m training.data examples --real
 	@echo "The Space is starting on http://127.0.0.1:7860 (the model just published; Ctrl-C stops it)"
 	$(BIN)/python space/app.py
 
 # The Space alone, on the last model published to the local Hub.
-space: venv
+space: venv space-examples
 	$(BIN)/python space/app.py
+
+# Real example lines for the Space, from ../shared/data when present (gitignored, credited).
+space-examples: venv
+	$(BIN)/python -m training.data examples --real
 
 # The folder to push to a Hugging Face Space: its README (front matter) and requirements at
 # the root, with the space/, serving/ and htr/ packages.
@@ -71,6 +76,7 @@ space-bundle:
 	mkdir -p dist/space/space/examples dist/space/serving dist/space/htr
 	cp space/*.py dist/space/space/
 	cp space/examples/*.png dist/space/space/examples/
+	if [ -d space/examples/real ]; then cp -r space/examples/real dist/space/space/examples/; fi
 	cp serving/*.py dist/space/serving/
 	cp htr/*.py dist/space/htr/
 	@echo "dist/space is ready: push it to a Space repository"

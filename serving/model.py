@@ -28,6 +28,8 @@ class LoadedModel:
     name: str
     revision: str
     load_seconds: float
+    location: str = ""  # where it came from, as the source describes it
+    folder: Path | None = None  # the model repo checkout or folder (card, eval.json)
 
 
 def model_path() -> Path:
@@ -59,7 +61,7 @@ def load(path: Path | None = None) -> LoadedModel:
     revision = os.environ.get("HTR_MODEL_REVISION", meta.get("version", "unknown"))
     seconds = time.perf_counter() - t0
     log.info("loaded %s (%s) from %s in %.2f s", name, revision, path, seconds)
-    return LoadedModel(module, name, revision, seconds)
+    return LoadedModel(module, name, revision, seconds, str(path), path.parent)
 
 
 _lock = threading.Lock()

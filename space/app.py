@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -15,72 +16,146 @@ if __package__ in (None, ""):  # run as a script (`python space/app.py`, or on a
 import gradio as gr  # noqa: E402
 
 from serving.errors import ServingError  # noqa: E402
-from serving.images import MAX_PIXELS  # noqa: E402
-from space import backend, feedback  # noqa: E402
+from space import backend, feedback, inputs  # noqa: E402
+from space.readings import READINGS, UnknownReading, digest  # noqa: E402
 
 log = logging.getLogger("space")
 EXAMPLES = Path(__file__).resolve().parent / "examples"
-MAX_UPLOAD = "5mb"
 TITLE = "Handwriting line recognizer"
+UNSURE = 0.5  # below this calibrated chance the reading is called unsure
+# Outputs of a reading: text, confidence, words, time, model, message, reading state
+Outputs = tuple[str, str, list | None, str, str, str, dict | None]
+CLEARED: Outputs = ("", "", None, "", "", "", None)
+# The canvas starts with no tool chosen: choose the brush so a visitor can write at once.
+PICK_BRUSH = """() => { setTimeout(() => {
+  const b = document.querySelector('#canvas button[aria-label="Brush"]');
+  if (!b) return;
+  b.click();
+  b.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}));
+}, 200); }"""
 
 
-def _check(image: np.ndarray | None) -> np.ndarray:
-    if image is None or image.size == 0:
-        raise gr.Error("No image yet: upload, paste or photograph a line, or draw one.")
-    if image.shape[0] * image.shape[1] > MAX_PIXELS:
-        raise gr.Error(
-            f"The image has {image.shape[0] * image.shape[1]:,} pixels, over the "
-            f"limit of {MAX_PIXELS:,}: crop it to the text line."
+def _problem(message: str) -> Outputs:
+    return ("", "", None, "", "", f"**Cannot read this.** {message}", None)
+
+
+def _confidence(out: dict) -> tuple[str, str]:
+    """The confidence as people should read it, and a plain sentence about it."""
+    c = float(out["confidence"])
+    if not out.get("calibrated"):
+        return f"{c:.2f} (uncalibrated)", (
+            "This model's score is not calibrated: use it to compare readings, not as a chance."
         )
-    if image.dtype != np.uint8:
-        image = np.clip(image, 0, 255).astype(np.uint8)
-    return image
+    pct = round(100 * c)
+    if out.get("unsure") if out.get("unsure") is not None else c < UNSURE:
+        return f"{pct}% (unsure)", (
+            f"**Unsure reading**: a {pct}% chance that at most 1 character in 10 is wrong. "
+            "Check it against the image; uncertain words are marked."
+        )
+    return f"{pct}%", f"A {pct}% chance that at most 1 character in 10 is wrong."
 
 
-def read_image(image: np.ndarray | None) -> tuple[str, float, str, str, np.ndarray]:
-    """Recognise one line image; returns text, confidence, time, model and the image."""
-    image = _check(image)
+def _words(out: dict) -> list[tuple[str, str | None]] | None:
+    """Each word, marked `unsure` when its own calibrated chance of being right is low."""
+    words = out.get("words")
+    if not words or not out.get("calibrated"):
+        return None
+    marked: list[tuple[str, str | None]] = []
+    for word, conf in words:
+        marked += [(word, "unsure" if conf is not None and conf < UNSURE else None), (" ", None)]
+    return marked[:-1]
+
+
+def _read(image: np.ndarray, tab: str) -> Outputs:
     try:
         out = backend.read(image)
     except ServingError as e:
-        raise gr.Error(str(e)) from None
+        return _problem(f"{str(e)[:1].upper()}{str(e)[1:]}.")
+    rid = READINGS.add(image, out["pred"], float(out["confidence"]), out["model"], out["revision"])
+    confidence, note = _confidence(out)
     timing = f"{out['timing_ms'].get('total', out['timing_ms']['predict']):.0f} ms"
-    return (
-        out["pred"],
-        round(float(out["confidence"]), 3),
-        timing,
-        f"{out['model']} ({out['revision']})",
-        image,
-    )
+    model = f"{out['model']} ({out['revision']})"
+    return out["pred"], confidence, _words(out), timing, model, note, {"id": rid, "tab": tab}
 
 
-def read_drawing(drawing: dict | np.ndarray | None) -> tuple[str, float, str, str, np.ndarray]:
-    """Recognise what was drawn on the canvas (its composite layer)."""
-    image = drawing.get("composite") if isinstance(drawing, dict) else drawing
-    if image is None or (image.ndim == 3 and image.shape[2] == 4 and not image[..., 3].any()):
-        raise gr.Error("The canvas is empty: write a line with the mouse or a finger first.")
-    return read_image(image)
-
-
-def save_correction(image: np.ndarray | None, predicted: str, corrected: str) -> str:
-    """Keep a user's correction as training data."""
-    if image is None:
-        raise gr.Error("Read a line first, then correct it.")
+def read_image(value: Any) -> Outputs:
+    """Read one line from an uploaded, pasted or photographed image (or an array)."""
     try:
-        path = feedback.save(image, predicted, corrected)
+        image = inputs.to_array(value)
+    except inputs.InputProblem as e:
+        return _problem(str(e))
+    if image is None:
+        return _problem("No image yet: upload, paste or photograph a line, or write one.")
+    return _read(image, "image")
+
+
+def read_drawing(value: Any) -> Outputs:
+    """Read what was written on the canvas (its flattened layers)."""
+    try:
+        image = inputs.to_array(value)
+    except inputs.InputProblem as e:
+        return _problem(str(e))
+    if not inputs.drawn(image):
+        return _problem("The canvas is empty: write a line with the mouse or a finger first.")
+    assert image is not None
+    return _read(image, "write")
+
+
+def save_correction(state: dict | None, image: Any, drawing: Any, corrected: str) -> str:
+    """Keep a correction with exactly the image that was read, or say why it cannot be."""
+    if not state or not state.get("id"):
+        return "Nothing to correct yet: press Read for this image first, then correct it."
+    try:
+        reading = READINGS.get(state["id"])
+    except UnknownReading:
+        return "That reading has expired: press Read again, then correct it."
+    try:
+        current = inputs.to_array(image if state.get("tab") == "image" else drawing)
+    except inputs.InputProblem:
+        current = None
+    if current is not None and digest(current) != reading.digest:
+        return "The image changed since it was read: press Read for it first, then correct it."
+    try:
+        path = feedback.save(reading, state["id"], corrected)
     except ValueError as e:
-        raise gr.Error(str(e)) from None
-    return f"Thank you: saved as `{path.name}`."
+        return f"Not saved: {e}."
+    READINGS.forget(state["id"])
+    return f"Thank you: saved as `{path.name}` with the image that was read."
 
 
-def build() -> gr.Blocks:
+def clear() -> tuple[str, str, list | None, str, str, str, dict | None, str]:
+    """Empty outputs for a new input: no old reading stays beside a new image."""
+    return (*CLEARED, "")
+
+
+def examples() -> list[tuple[str, str]]:
+    """Example lines with their text (and credit): real ones first, when they were made."""
+    found = []
+    for png in sorted(EXAMPLES.glob("real/*.png")) + sorted(EXAMPLES.glob("*.png")):
+        txt, credit = png.with_suffix(".txt"), png.with_suffix(".credit")
+        caption = txt.read_text(encoding="utf-8").strip() if txt.exists() else png.stem
+        if credit.exists():
+            caption += f"  ({credit.read_text(encoding='utf-8').strip()})"
+        found.append((str(png), caption))
+    return found
+
+
+def _pick_example(paths: list[str]):
+    def pick(evt: gr.SelectData) -> str:
+        return paths[evt.index]
+
+    return pick
+
+
+def build(about: str = "") -> gr.Blocks:
     """The interface; every callback above is a plain function tests call directly."""
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         gr.Markdown(
-            f"# {TITLE}\nOne line of handwritten French or English text in, its text "
-            "out. Upload, paste or photograph a line, or write one on the canvas."
+            f"# {TITLE}\nOne line of handwritten French or English text in, its text out: "
+            f"upload, paste or photograph a line, or write one on the canvas. {inputs.LIMITS}"
+            + (f"\n\n{about}" if about else "")
         )
-        last = gr.State(None)
+        state = gr.State(None)
         with gr.Tabs():
             with gr.Tab("Image"):
                 image = gr.Image(
@@ -91,10 +166,19 @@ def build() -> gr.Blocks:
                     elem_id="line-image",
                 )
                 read_btn = gr.Button("Read", variant="primary", elem_id="read-image")
-                examples = sorted(str(p) for p in EXAMPLES.glob("*.png"))
-                if examples:
-                    gr.Examples(examples=examples, inputs=image)
-            with gr.Tab("Write", elem_id="write-tab"):
+                shown = examples()
+                if shown:
+                    gallery = gr.Gallery(
+                        value=shown,
+                        label="Examples: click one to load it",
+                        columns=1,
+                        height="auto",
+                        object_fit="contain",
+                        allow_preview=False,
+                        elem_id="examples",
+                    )
+                    gallery.select(_pick_example([p for p, _ in shown]), None, image)
+            with gr.Tab("Write", elem_id="write-tab") as write_tab:
                 canvas = gr.Sketchpad(
                     type="numpy",
                     image_mode="RGBA",
@@ -104,19 +188,37 @@ def build() -> gr.Blocks:
                     elem_id="canvas",
                 )
                 draw_btn = gr.Button("Read drawing", variant="primary", elem_id="read-drawing")
+        message = gr.Markdown(elem_id="message")
         text = gr.Textbox(label="Text", buttons=["copy"], elem_id="text")
+        words = gr.HighlightedText(
+            label="Words (uncertain ones marked)",
+            color_map={"unsure": "orange"},
+            combine_adjacent=False,
+            elem_id="words",
+        )
         with gr.Row():
-            confidence = gr.Number(label="Confidence", elem_id="confidence")
+            confidence = gr.Textbox(label="Confidence", elem_id="confidence")
             took = gr.Textbox(label="Time", elem_id="time")
             model = gr.Textbox(label="Model and revision", elem_id="model")
         with gr.Accordion("Wrong reading? Correct it", open=False):
             corrected = gr.Textbox(label="The right text", elem_id="correction")
             flag_btn = gr.Button("Save correction", elem_id="save-correction")
-            thanks = gr.Markdown()
-        outputs = [text, confidence, took, model, last]
-        read_btn.click(read_image, image, outputs, api_name="read_image")
-        draw_btn.click(read_drawing, canvas, outputs, api_name="read_drawing")
-        flag_btn.click(save_correction, [last, text, corrected], thanks, api_name="correct")
+            thanks = gr.Markdown(elem_id="thanks")
+        outputs = [text, confidence, words, took, model, message, state]
+        # preprocess=False: our own decoding, with clear messages and no server paths
+        read_btn.click(read_image, image, outputs, api_name="read_image", preprocess=False)
+        draw_btn.click(read_drawing, canvas, outputs, api_name="read_drawing", preprocess=False)
+        # A new image clears the old reading; the canvas changes with every stroke, so a
+        # reading of it stays until the next one (a correction still checks the drawing).
+        image.change(clear, None, [*outputs, thanks], show_progress="hidden")
+        flag_btn.click(
+            save_correction,
+            [state, image, canvas, corrected],
+            thanks,
+            api_name="correct",
+            preprocess=False,
+        )
+        write_tab.select(None, None, None, js=PICK_BRUSH)
     return demo
 
 
@@ -126,18 +228,23 @@ def main() -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from serving import model
 
+    about = ""
     if not os.environ.get("MODEL_URL"):
         model.set_loader(backend.load_local_model)
         loaded = model.get()  # load before the first visitor, once per process
         log.info("model %s (%s) ready", loaded.name, loaded.revision)
-    demo = build()
+        about = (
+            f"Model: {loaded.name} ({loaded.revision}), from {loaded.location}. "
+            f"{backend.accuracy_note()}"
+        )
+    demo = build(about)
     demo.queue(default_concurrency_limit=2, max_size=32)
     demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         share=False,
-        max_file_size=MAX_UPLOAD,
-        show_error=True,
+        max_file_size=inputs.MAX_UPLOAD,
+        show_error=False,
         ssr_mode=False,
     )
 

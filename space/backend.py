@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import os
 import urllib.error
 import urllib.request
@@ -17,12 +18,13 @@ from serving import model as model_store
 from serving.errors import BadRequest, ModelUnavailable, ServingError
 from serving.recognize import recognize
 
+log = logging.getLogger(__name__)
 API_TIMEOUT_S = float(os.environ.get("MODEL_URL_TIMEOUT", "20"))
 
 
 def load_local_model() -> model_store.LoadedModel:
     """Resolve the configured source to model.pt and load it (once per process)."""
-    from serving.source import ModelSource, fetch, resolved_revision
+    from serving.source import ModelSource, describe, fetch, resolved_revision
 
     source = ModelSource.from_env()
     path = fetch(source)
@@ -30,22 +32,44 @@ def load_local_model() -> model_store.LoadedModel:
     commit = resolved_revision(path)
     if commit:
         loaded.revision = f"{loaded.revision} @ {commit}"
+    loaded.location = describe(source, path)
+    log.info("serving %s (%s) from %s", loaded.name, loaded.revision, loaded.location)
     return loaded
 
 
 def read(image: np.ndarray) -> dict:
-    """Text, confidence, timing, model and revision for one uint8 image array."""
+    """Text, confidence, words, timing, model and revision for one uint8 image array."""
     url = os.environ.get("MODEL_URL")
     if url:
         return _remote(url, image)
     out = recognize([torch.from_numpy(np.ascontiguousarray(image))])
+    one = {k: out[k][0] for k in ("preds", "confidences", "words", "unsure") if k in out}
     return {
-        "pred": out["preds"][0],
-        "confidence": out["confidences"][0],
+        "pred": one["preds"],
+        "confidence": one["confidences"],
+        "words": one.get("words"),
+        "unsure": one.get("unsure"),
+        "calibrated": bool(out.get("calibrated", False)),
         "model": out["model"],
         "revision": out["revision"],
         "timing_ms": out["timing_ms"],
     }
+
+
+def accuracy_note() -> str:
+    """The served model's measured CER per set, from the eval.json published beside it."""
+    if os.environ.get("MODEL_URL"):
+        return ""
+    folder = model_store.get().folder
+    path = folder / "eval.json" if folder else None
+    if path is None or not path.is_file():
+        return ""
+    try:
+        sets = json.loads(path.read_text(encoding="utf-8")).get("sets", {})
+        parts = [f"{name} {100 * r['cer']:.1f}%" for name, r in sets.items()]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return ""
+    return "Measured character error rate (CER): " + ", ".join(parts) + "." if parts else ""
 
 
 def _png_b64(image: np.ndarray) -> str:
@@ -76,5 +100,5 @@ def _remote(url: str, image: np.ndarray) -> dict:
         status, body = 200, payload
     if status != 200:
         err = BadRequest if status in (400, 413) else ServingError
-        raise err(body.get("error", f"the API answered {status}"))
+        raise err(body.get("error") or body.get("message") or f"the API answered {status}")
     return body

@@ -1,4 +1,9 @@
-"""The real page in headless Chromium: load, upload a line, read it, draw, read, screenshot."""
+"""The real page in headless Chromium: upload and read, a bad file, write and read, correct.
+
+Written to survive a busy machine: each step gets a fresh page, waits on the page's own
+signals (an output filled in, a message shown) with generous timeouts, never on fixed sleeps
+for results, and only Chromium's launch is retried.
+"""
 
 from __future__ import annotations
 
@@ -18,12 +23,14 @@ FLAGS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
+    "--disable-dev-shm-usage",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
 ]
 SHOTS = ROOT / "artifacts"
+WAIT_MS = 120_000  # a loaded 2-core machine can take tens of seconds per step
 
 pytestmark = [
     pytest.mark.browser,
@@ -51,7 +58,6 @@ def space_url(tiny_model_file, tmp_path_factory):
         "PYTHONPATH": str(ROOT),
     }
     env.pop("MODEL_URL", None)
-    t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "space/app.py")],
         env=env,
@@ -59,85 +65,114 @@ def space_url(tiny_model_file, tmp_path_factory):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    url = f"http://127.0.0.1:{port}/"
+    url, t0 = f"http://127.0.0.1:{port}/", time.perf_counter()
     try:
         while True:
             try:
-                urllib.request.urlopen(url, timeout=2).read()
+                urllib.request.urlopen(url, timeout=5).read()
                 break
             except OSError:
-                if proc.poll() is not None or time.perf_counter() - t0 > 120:
+                if proc.poll() is not None or time.perf_counter() - t0 > 240:
                     raise RuntimeError(proc.stderr.read().decode()[-3000:]) from None
-                time.sleep(0.2)
-        print(f"\nSpace ready in {time.perf_counter() - t0:.1f} s")
+                time.sleep(0.5)
         yield url
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        proc.wait(timeout=30)
 
 
-def _wait_for_time(page) -> str:
-    page.wait_for_function(
-        "() => { const e = document.querySelector('#time textarea, #time input');"
-        " return e && e.value.endsWith('ms'); }",
-        timeout=60_000,
-    )
-    return page.input_value("#text textarea, #text input")
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import Error, sync_playwright
 
-
-def _clear_time(page) -> None:
-    # The input event tells the component its value is now empty: setting the DOM value alone
-    # left the old value in the component, so a second read that took the same whole number of
-    # milliseconds ("9 ms" twice) changed nothing and the test waited until it timed out.
-    page.evaluate(
-        "(() => { const e = document.querySelector('#time textarea, #time input');"
-        " e.value = ''; e.dispatchEvent(new Event('input', {bubbles: true})); })()"
-    )
-
-
-def test_upload_read_draw_read_screenshot(space_url):
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1100})
-        t0 = time.perf_counter()
-        page.goto(space_url)
-        page.wait_for_selector("#read-image")
-        load_s = time.perf_counter() - t0
-        page.locator("#line-image input[type=file]").set_input_files(
-            str(ROOT / "space/examples/example-1.png")
-        )
-        page.wait_for_timeout(500)
-        t1 = time.perf_counter()
-        page.click("#read-image")
-        text = _wait_for_time(page)
-        upload_s = time.perf_counter() - t1
-        assert isinstance(text, str)
-        page.get_by_role("tab", name="Write").click()
-        page.click("#canvas button[aria-label='Brush']")  # the canvas starts with no tool
-        page.keyboard.press("Escape")  # close the brush options that the click opens
-        page.wait_for_timeout(300)
-        box = page.locator("#canvas canvas").last.bounding_box()
-        assert box, "no canvas on the Write tab"
-        x, y = box["x"] + 200, box["y"] + box["height"] / 2
-        page.mouse.move(x, y)
-        page.mouse.down()
-        for k in range(40):  # a zigzag, slowly enough for the editor to sample it
-            page.mouse.move(x + k * 15, y + (20 if k % 4 < 2 else -20), steps=4)
-            page.wait_for_timeout(10)
-        page.mouse.up()
-        page.wait_for_timeout(300)
-        _clear_time(page)
-        t2 = time.perf_counter()
-        page.click("#read-drawing")
-        drawn = _wait_for_time(page)
-        draw_s = time.perf_counter() - t2
-        assert isinstance(drawn, str)
-        page.screenshot(path=str(SHOTS / "space.png"), full_page=True)
-        browser.close()
-    print(
-        f"page load {load_s:.2f} s, upload request {upload_s:.2f} s, drawing request {draw_s:.2f} s"
+        for attempt in range(3):  # only the launch is retried: Chromium can fail to start
+            try:
+                b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, timeout=WAIT_MS)
+                break
+            except Error:
+                if attempt == 2:
+                    raise
+                time.sleep(2)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, space_url):
+    """A fresh page on the loaded Space, closed after the step."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1400})
+    pg = context.new_page()
+    pg.set_default_timeout(WAIT_MS)
+    pg.goto(space_url, timeout=WAIT_MS)
+    pg.wait_for_selector("#read-image")
+    yield pg
+    context.close()
+
+
+def _value(page, elem_id: str) -> str:
+    return page.input_value(f"#{elem_id} textarea, #{elem_id} input")
+
+
+def _wait_filled(page, elem_id: str) -> str:
+    page.wait_for_function(
+        "id => { const e = document.querySelector(`#${id} textarea, #${id} input`);"
+        " return e && e.value !== ''; }",
+        arg=elem_id,
+        timeout=WAIT_MS,
     )
+    return _value(page, elem_id)
+
+
+def _upload(page, path: Path) -> None:
+    page.locator("#line-image input[type=file]").set_input_files(str(path))
+    page.wait_for_selector("#line-image img", timeout=WAIT_MS)
+
+
+def test_upload_and_read_then_correct(page):
+    _upload(page, ROOT / "space/examples/example-1.png")
+    assert _value(page, "time") == ""  # no number before there is one
+    page.click("#read-image")
+    assert _wait_filled(page, "time").endswith("ms")
+    assert _value(page, "confidence") != ""
+    page.get_by_text("Wrong reading? Correct it").click()
+    page.fill("#correction textarea, #correction input", "a corrected line")
+    page.click("#save-correction")
+    page.wait_for_selector("#thanks :text('saved as')", timeout=WAIT_MS)
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "space.png"), full_page=True)
     assert (SHOTS / "space.png").stat().st_size > 10_000
+
+
+def test_a_file_that_is_not_an_image_gets_a_clean_message(page, tmp_path):
+    fake = tmp_path / "notes.png"
+    fake.write_text("this is not an image")
+    page.locator("#line-image input[type=file]").set_input_files(str(fake))
+    page.click("#read-image")
+    page.wait_for_selector("#message :text('Cannot read this')", timeout=WAIT_MS)
+    shown, body = page.inner_text("#message"), page.inner_text("body")
+    assert "not an image the Space can read" in shown and "PNG, JPEG or WebP" in shown
+    assert str(tmp_path) not in body and "gradio" not in shown.lower()
+    assert "Traceback" not in body and "UnidentifiedImageError" not in body
+
+
+def test_the_canvas_is_ready_to_write_on(page):
+    page.get_by_role("tab", name="Write").click()
+    canvas = page.locator("#canvas canvas").last
+    canvas.wait_for(state="visible", timeout=WAIT_MS)
+    page.wait_for_function(  # the brush is chosen for the visitor, no click on a tool
+        "() => { const b = document.querySelector('#canvas button[aria-label=\"Brush\"]');"
+        " return b && b.classList.contains('highlight'); }",
+        timeout=WAIT_MS,
+    )
+    box = canvas.bounding_box()
+    assert box, "no canvas on the Write tab"
+    x, y = box["x"] + 200, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for k in range(40):  # a zigzag in small steps, so the editor samples a stroke
+        page.mouse.move(x + k * 15, y + (20 if k % 4 < 2 else -20), steps=4)
+    page.mouse.up()
+    page.click("#read-drawing")
+    assert _wait_filled(page, "time").endswith("ms")
+    assert "Cannot read this" not in page.inner_text("#message")

@@ -140,11 +140,9 @@ def examples() -> list[tuple[str, str]]:
     return found
 
 
-def _pick_example(paths: list[str]):
-    def pick(evt: gr.SelectData) -> str:
-        return paths[evt.index]
-
-    return pick
+def _use(path: str):
+    """A callback that loads one example into the image input."""
+    return lambda: path
 
 
 def build(about: str = "") -> gr.Blocks:
@@ -168,16 +166,20 @@ def build(about: str = "") -> gr.Blocks:
                 read_btn = gr.Button("Read", variant="primary", elem_id="read-image")
                 shown = examples()
                 if shown:
-                    gallery = gr.Gallery(
-                        value=shown,
-                        label="Examples: click one to load it",
-                        columns=1,
-                        height="auto",
-                        object_fit="contain",
-                        allow_preview=False,
-                        elem_id="examples",
-                    )
-                    gallery.select(_pick_example([p for p, _ in shown]), None, image)
+                    gr.Markdown("**Examples**: press *Use* to load a line, then *Read*.")
+                for k, (path, caption) in enumerate(shown):
+                    with gr.Row(equal_height=True):
+                        gr.Image(
+                            path,
+                            label=caption,
+                            interactive=False,
+                            height=96,
+                            buttons=[],
+                            scale=6,
+                            elem_classes=["example"],
+                        )
+                        use = gr.Button("Use", size="sm", scale=1, elem_id=f"use-example-{k}")
+                    use.click(_use(path), None, image, show_progress="hidden")
             with gr.Tab("Write", elem_id="write-tab") as write_tab:
                 canvas = gr.Sketchpad(
                     type="numpy",

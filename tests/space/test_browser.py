@@ -142,6 +142,12 @@ def test_upload_and_read_then_correct(page):
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "space.png"), full_page=True)
     assert (SHOTS / "space.png").stat().st_size > 10_000
+    page.click("#use-example-0")  # another image: the old reading must not stay beside it
+    page.wait_for_function(
+        "() => document.querySelector('#time textarea, #time input').value === ''",
+        timeout=WAIT_MS,
+    )
+    assert _value(page, "text") == "" and _value(page, "confidence") == ""
 
 
 def test_a_file_that_is_not_an_image_gets_a_clean_message(page, tmp_path):

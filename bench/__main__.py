@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     r["tesseract"] = {"version": tesseract.version(), "langs": tesseract.LANGS, "psm": 7}
     model, path, r["model"] = published_model()
     log.info("model %s from %s", r["model"]["version"], r["model"]["source"])
-    r["quality"], examples, pool = quality.run(
+    r["quality"], examples, pool, r["calibration"] = quality.run(
         model, args.synthetic, args.data, args.max_lines, jobs
     )
     if not examples:
@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     r["seconds"] = round(time.perf_counter() - t0, 1)
     r["targets"] = report.targets(r)
     report.picture(examples, args.out_dir / "bench" / "examples.png")
+    report.reliability_plot(r["calibration"], args.out_dir / "bench" / "calibration.png")
     write_text(
         args.out_dir / "bench" / "results.json", json.dumps(r, indent=2, ensure_ascii=False) + "\n"
     )

@@ -12,6 +12,7 @@ from htr.atomic import write_with
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"  # fonts-dejavu-core: accents render
 TARGETS = {"copiste-val": 0.15, "hooker-val": 0.20}  # real validation CER, full preset, 2 h
+ECE_TARGET = 0.05  # expected calibration error of the line confidence on each real set
 
 
 def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
@@ -26,6 +27,7 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     for name, row in r["quality"].items():
         met = row["tesseract"]["cer"] >= 4 * row["ours"]["cer"]  # unrounded: cer_ratio is rounded
         rows.append(_t(f"{name}: CER ≥ 4x lower than Tesseract", f"{row['cer_ratio']}x", met))
+    rows += _calibration_targets(r.get("calibration", {}))
     p50 = r["latency"]["ours"]["p50_ms"]
     rows.append(_t("predict p50 ≤ 20 ms (64x1024, 1 thread)", f"{p50} ms", p50 <= 20))
     if "ours_best_path" in r["latency"]:
@@ -36,6 +38,44 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     mb = r["size"]["ours_bytes"] / 1e6
     rows.append(_t("exported file ≤ 20 MB", f"{mb:.1f} MB", mb <= 20))
     return rows
+
+
+def _calibration_targets(calib: dict[str, Any]) -> list[dict[str, Any]]:
+    raw = "" if calib.get("calibrated") else " (raw score, uncalibrated)"
+    rows = []
+    for name, c in calib.get("sets", {}).items():
+        value = "no held-out lines" if c["ece"] is None else f"{c['ece']:.3f}{raw}"
+        met = c["ece"] is not None and c["ece"] <= ECE_TARGET
+        rows.append(_t(f"{name}: confidence ECE ≤ {ECE_TARGET}", value, met))
+    return rows
+
+
+def _calibration(calib: dict[str, Any]) -> list[str]:
+    if not calib.get("sets"):
+        return []
+    out = [
+        "",
+        "## Confidence calibration",
+        "",
+        f"A line's confidence is the probability that it is read with {calib['event']} "
+        "(`read_lines`; the served `confidences`), fitted at export by isotonic regression on "
+        "the tuning half of the validation documents; a word's, that it is exactly right. "
+        "Measured on the lines of each real set whose documents the calibration did not read. "
+        f"ECE: the line-weighted mean |confidence − frequency| over {calib['bins']} bins; "
+        f"target ECE ≤ {ECE_TARGET}.",
+    ]
+    if not calib["calibrated"]:
+        out += ["", "**This file carries no calibration**: the figures are its raw score's."]
+    out += [
+        "",
+        f"| set | lines | mean confidence | read with {calib['event']} | ECE | words | word ECE |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, c in calib["sets"].items():
+        cells = [c["confidence"], c["frequency"], c["ece"], c["words"], c["word_ece"]]
+        conf, freq, ece, words, wece = ("n/a" if v is None else v for v in cells)
+        out.append(f"| {name} | {c['lines']} | {conf} | {freq} | {ece} | {words} | {wece} |")
+    return out + ["", "![Reliability of the line confidence](bench/calibration.png)"]
 
 
 def _best_path(lat: dict[str, Any]) -> list[str]:
@@ -79,7 +119,8 @@ def markdown(r: dict[str, Any]) -> str:
             f"| {name} | {q['lines']} | {_pct(o['cer'])} | {_pct(t['cer'])} | {q['cer_ratio']}x "
             f"| {_pct(o['wer'])} | {_pct(t['wer'])} |"
         )
-    out += ["", "![Example lines](bench/examples.png)", "", "## Speed and size", ""]
+    out += ["", "![Example lines](bench/examples.png)"] + _calibration(r.get("calibration", {}))
+    out += ["", "## Speed and size", ""]
     out += [
         "| measure | ours | Tesseract |",
         "| --- | ---: | ---: |",
@@ -178,4 +219,30 @@ def picture(examples: list[Example], path: Path, width: int = 1100) -> None:
             draw.text((4, y), text[:140], fill=colour, font=font)
             y += 20
         y += 12
+    write_with(path, lambda tmp: sheet.save(tmp, format="PNG"))
+
+
+def reliability_plot(calib: dict[str, Any], path: Path, side: int = 300) -> None:
+    """One reliability diagram per real set: the frequency of the line event per confidence
+    bin (bars) against the diagonal of perfect calibration."""
+    sets = calib.get("sets", {})
+    if not sets:
+        return
+    font = ImageFont.truetype(FONT, 13)
+    pad, top = 30, 40
+    raw = "" if calib.get("calibrated") else " (raw)"
+    sheet = Image.new("RGB", (len(sets) * (side + 2 * pad), side + top + pad), "white")
+    draw = ImageDraw.Draw(sheet)
+    for k, (name, c) in enumerate(sets.items()):
+        x0, y1 = k * (side + 2 * pad) + pad, top + side  # the panel's origin, bottom left
+        for b in c["reliability"]:
+            if b["n"]:
+                left, right = x0 + b["lo"] * side, x0 + b["hi"] * side
+                draw.rectangle([left, y1 - b["frequency"] * side, right, y1], fill="#7aa6d6")
+        draw.rectangle([x0, top, x0 + side, y1], outline="black")
+        draw.line([x0, y1, x0 + side, top], fill="darkred", width=2)
+        ece = "n/a" if c["ece"] is None else f"{c['ece']:.3f}"
+        draw.text((x0, 4), f"{name}: {c['lines']} lines, ECE {ece}", fill="black", font=font)
+        axes = f"x: confidence{raw}, y: share read with {calib['event']}"
+        draw.text((x0, 20), axes, fill="grey", font=font)
     write_with(path, lambda tmp: sheet.save(tmp, format="PNG"))

@@ -14,6 +14,8 @@ def greedy_decode(
 
     log_probs (T, B, C), lengths (B,). Returns class ids per line and a confidence per line:
     the geometric mean of the best path's per-step probabilities (1.0 for an empty line).
+    Blank frames dominate that mean, so it is not what a file serves as its confidence:
+    recognizer.confidence scores the final reading instead.
     """
     best, ids = log_probs.max(dim=-1)  # (T, B), (T, B)
     ids_cpu = ids.t().cpu()

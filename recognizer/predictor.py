@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from recognizer.beam import beam_search
+from recognizer.confidence import char_scores, forced_align, interp, line_score, word_scores
 from recognizer.ctc import greedy_decode
 from recognizer.fold import fold_batch_norm
 from recognizer.network import Recognizer
@@ -58,6 +59,12 @@ class LinePredictor(nn.Module):
         keys, values = lm if lm is not None else (torch.zeros(0, dtype=torch.int64), torch.zeros(0))
         self.register_buffer("lm_keys", keys)  # int64, sorted (training.lm.build_tables)
         self.register_buffer("lm_values", values)  # float32 log-probabilities and back-offs
+        self.space = chars.index(" ") + 1 if " " in chars else -1  # words end at this class
+        # Calibration knots (release.calibration fits them at export): raw line score ->
+        # P(line read with CER <= 10%), raw word score -> P(word exactly right); empty tensors:
+        # uncalibrated. Why and how well: experiments/calibration.md.
+        for name in ("calib_line_x", "calib_line_y", "calib_word_x", "calib_word_y"):
+            self.register_buffer(name, torch.zeros(0, dtype=torch.float64))
         self.eval()  # serving only: dropout off, batch-norm statistics frozen
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -103,18 +110,73 @@ class LinePredictor(nn.Module):
             steps.append(max(1, w // self.stride))
         return log_probs, steps
 
+    def _decode(
+        self,
+        images: List[torch.Tensor],  # noqa: UP006
+    ) -> Tuple[torch.Tensor, List[int], List[List[int]]]:  # noqa: UP006
+        """Log-probabilities, frame counts and decoded class ids (LM beam or best path)."""
+        log_probs, steps = self.log_probs_batch(images)
+        if self.beam > 0 and self.lm_keys.numel() > 0:
+            return log_probs, steps, self._beam_search(log_probs, steps)
+        return log_probs, steps, greedy_decode(log_probs, torch.tensor(steps))[0]
+
     @torch.jit.export
-    def predict_batch_with_confidence(self, images: List[torch.Tensor]) -> List[Tuple[str, float]]:  # noqa: UP006
-        """Text and confidence (0..1) for each image of a list of any sizes and layouts."""
+    def score_lines(
+        self,
+        images: List[torch.Tensor],  # noqa: UP006
+    ) -> List[Tuple[str, float, List[Tuple[str, float]]]]:  # noqa: UP006
+        """Text, raw line score and words with raw scores (recognizer.confidence), uncalibrated,
+        for each image of a list."""
         if len(images) == 0:
             return []
-        log_probs, steps = self.log_probs_batch(images)
-        ids, conf = greedy_decode(log_probs, torch.tensor(steps))
-        if self.beam > 0 and self.lm_keys.numel() > 0:  # confidence stays the best path's
-            ids = self._beam_search(log_probs, steps)
+        log_probs, steps, ids = self._decode(images)
+        path, total = forced_align(log_probs, ids, steps)
+        out: List[Tuple[str, float, List[Tuple[str, float]]]] = []  # noqa: UP006
+        for b in range(len(ids)):
+            n = steps[b]
+            chars, gaps = char_scores(log_probs[:n, b], ids[b], path[:n, b])
+            if bool(torch.isinf(total[b])):  # labels that do not fit the frames: no confidence
+                chars, gaps = chars.fill_(float("-inf")), gaps.fill_(float("-inf"))
+            words: List[Tuple[str, float]] = []  # noqa: UP006
+            for start, end, score in word_scores(ids[b], chars, gaps, self.space):
+                words.append((self._text(ids[b][start:end]), score))
+            out.append((self._text(ids[b]), line_score(chars, gaps), words))
+        return out
+
+    def _map(self, raw: float, xs: torch.Tensor, ys: torch.Tensor) -> float:
+        return float(interp(torch.tensor([raw], dtype=torch.float64), xs, ys)[0])
+
+    @torch.jit.export
+    def read_lines(
+        self,
+        images: List[torch.Tensor],  # noqa: UP006
+    ) -> List[Tuple[str, float, bool, List[Tuple[str, float]]]]:  # noqa: UP006
+        """Per image: text; the probability that it is read with a CER of at most 10%; whether
+        that is calibrated (else the raw score, recognizer.confidence); and each word (a run
+        of non-spaces) with the probability that it is exactly right (its line's when the
+        file has no word map)."""
+        calibrated = self.calib_line_x.numel() > 0
+        out: List[Tuple[str, float, bool, List[Tuple[str, float]]]] = []  # noqa: UP006
+        for text, raw, words in self.score_lines(images):
+            conf = self._map(raw, self.calib_line_x, self.calib_line_y) if calibrated else raw
+            mapped: List[Tuple[str, float]] = []  # noqa: UP006
+            for word, score in words:
+                if calibrated and self.calib_word_x.numel() > 0:
+                    score = self._map(score, self.calib_word_x, self.calib_word_y)
+                elif calibrated:
+                    score = conf
+                mapped.append((word, score))
+            out.append((text, conf, calibrated, mapped))
+        return out
+
+    @torch.jit.export
+    def predict_batch_with_confidence(self, images: List[torch.Tensor]) -> List[Tuple[str, float]]:  # noqa: UP006
+        """Text and confidence (0..1) for each image of a list of any sizes and layouts:
+        `read_lines`' line confidence, the probability of a CER of at most 10% when the file
+        is calibrated, else the raw score of recognizer.confidence."""
         results: List[Tuple[str, float]] = []  # noqa: UP006
-        for i in range(len(ids)):
-            results.append((self._text(ids[i]), conf[i]))
+        for text, conf, _, _ in self.read_lines(images):
+            results.append((text, conf))
         return results
 
     def _decode_line(self, log_probs: torch.Tensor) -> List[int]:  # noqa: UP006
@@ -160,20 +222,22 @@ class LinePredictor(nn.Module):
     @torch.jit.export
     def predict_batch(self, images: List[torch.Tensor]) -> List[str]:  # noqa: UP006
         """Text for each image of a list."""
-        texts: List[str] = []  # noqa: UP006
-        for pair in self.predict_batch_with_confidence(images):
-            texts.append(pair[0])
+        if len(images) == 0:
+            return []
+        texts: List[str] = []  # noqa: UP006 - no alignment: as fast as decoding alone
+        for ids in self._decode(images)[2]:
+            texts.append(self._text(ids))
         return texts
 
     @torch.jit.export
     def predict_with_confidence(self, image: torch.Tensor) -> Tuple[str, float]:  # noqa: UP006
-        """Text and confidence of one line image."""
+        """Text and confidence of one line image (as predict_batch_with_confidence)."""
         return self.predict_batch_with_confidence([image])[0]
 
     @torch.jit.export
     def predict(self, image: torch.Tensor) -> str:
         """Text of one line image: uint8 tensor HxW or HxWxC with 1, 3 or 4 channels."""
-        return self.predict_batch_with_confidence([image])[0][0]
+        return self.predict_batch([image])[0]
 
     @torch.jit.export
     def warmup(self) -> int:
@@ -182,5 +246,6 @@ class LinePredictor(nn.Module):
         n = 0
         for _ in range(3):
             self.predict_batch([blank, blank[:, :200]])
+            self.read_lines([blank[:, :300]])
             n += 1
         return n

@@ -1,6 +1,7 @@
 """Export a checkpoint to the serving contract: `python -m release.export CHECKPOINT`.
 
-Writes model_repo/model.pt (TorchScript: preprocessing, network, charset, CTC decoding) and
+Writes model_repo/model.pt (TorchScript: preprocessing, network, charset, CTC decoding, and
+the confidence calibration fitted on the run's validation lines: release.calibration) and
 model_repo/config.json, only after the scripted module is shown to agree with the eager one.
 """
 
@@ -23,6 +24,7 @@ from htr.errors import DataError, InternalError
 from recognizer.network import Recognizer, count_parameters
 from recognizer.predictor import LinePredictor
 from recognizer.preprocess import MAX_WIDTH
+from release import calibration
 from training.cli import add_arguments, apply_overrides, run_command, to_dict
 from training.config import TrainConfig, from_saved
 from training.data.charset import Charset
@@ -97,7 +99,8 @@ def check_images() -> list[torch.Tensor]:
 
 
 def verify(eager: LinePredictor, scripted: torch.jit.ScriptModule, atol: float = 1e-4) -> None:
-    """Refuse to export unless scripted and eager agree on logits, texts and confidences."""
+    """Refuse to export unless scripted and eager agree on logits, texts, confidences and
+    words (`read_lines`, calibrated or not)."""
     images = check_images()
     with torch.no_grad():
         for i, img in enumerate(images):
@@ -108,16 +111,19 @@ def verify(eager: LinePredictor, scripted: torch.jit.ScriptModule, atol: float =
                     f"scripted and eager outputs differ by {diff:.2e} on check "
                     f"image {i} {list(img.shape)}; nothing was written"
                 )
-        e, s = (
-            eager.predict_batch_with_confidence(images),
-            scripted.predict_batch_with_confidence(images),
+        texts = eager.predict_batch(images), scripted.predict_batch(images)
+        e, s = eager.read_lines(images), scripted.read_lines(images)
+    for i, ((te, ce, ke, we), (ts, cs, ks, ws)) in enumerate(zip(e, s, strict=True)):
+        same_words = [w for w, _ in we] == [w for w, _ in ws] and all(
+            abs(a[1] - b[1]) <= 1e-4 for a, b in zip(we, ws, strict=True)
         )
-    for i, ((te, ce), (ts, cs)) in enumerate(zip(e, s, strict=True)):
-        if te != ts or abs(ce - cs) > 1e-4:
+        if te != ts or texts[0][i] != te or texts[1][i] != ts or abs(ce - cs) > 1e-4:
             raise InternalError(
                 f"check image {i}: eager {te!r} ({ce:.4f}) vs scripted {ts!r} "
                 f"({cs:.4f}); nothing was written"
             )
+        if ke != ks or not same_words:
+            raise InternalError(f"check image {i}: words {we} vs {ws}; nothing was written")
 
 
 def _digest(path: Path) -> str:
@@ -162,12 +168,17 @@ def _copy_runs(tensorboard: Path, dest: Path) -> None:
     )
 
 
-def _already_exported(out_dir: Path, meta: dict[str, Any]) -> bool:
+def _already_exported(out_dir: Path, meta: dict[str, Any], calibrate: bool) -> bool:
     config = out_dir / "config.json"
     if not (config.is_file() and (out_dir / "model.pt").is_file()):
         return False
     old = json.loads(config.read_text(encoding="utf-8"))
-    return old.get("version") == meta["version"] and old.get("decode") == meta["decode"]
+    calibrated = bool(old.get("calibration", {}).get("calibrated"))
+    return (
+        old.get("version") == meta["version"]
+        and old.get("decode") == meta["decode"]
+        and calibrated == calibrate  # a file from before calibration is exported again
+    )
 
 
 def predictor(cfg: TrainConfig, model: Recognizer, meta: dict[str, Any]) -> LinePredictor:
@@ -196,21 +207,28 @@ def predictor(cfg: TrainConfig, model: Recognizer, meta: dict[str, Any]) -> Line
 
 
 def export(
-    checkpoint: Path, out_dir: Path = Path("model_repo"), decode: dict[str, Any] | None = None
+    checkpoint: Path,
+    out_dir: Path = Path("model_repo"),
+    decode: dict[str, Any] | None = None,
+    calibrate: bool = True,
 ) -> Path:
-    """Script, verify, warm and write model.pt and config.json into `out_dir`; `decode`
-    overrides fields of the checkpoint's DecodeConfig (e.g. {"beam": 0})."""
+    """Script, calibrate, verify, warm and write model.pt and config.json into `out_dir`;
+    `decode` overrides fields of the checkpoint's DecodeConfig (e.g. {"beam": 0})."""
     cfg, model = load_checkpoint(checkpoint)
     cfg.decode = apply_overrides(cfg.decode, decode or {})
     meta = metadata(cfg, model, checkpoint)
-    if _already_exported(out_dir, meta):
+    if _already_exported(out_dir, meta, calibrate):
         # TorchScript files differ byte-wise between two saves of the same module: keeping
         # the first makes re-running `make demo` publish nothing new.
         log.info("%s already holds version %s; nothing to do", out_dir, meta["version"])
         return out_dir / "model.pt"
     eager = predictor(cfg, model, meta)
-    meta_json = eager.meta_json
     scripted = torch.jit.script(eager)
+    if calibrate:  # confidence as the probability of a line read with CER <= 10%
+        meta["calibration"] = calibration.calibrate(cfg, eager, scripted)
+        eager.meta_json = json.dumps(meta, ensure_ascii=False, indent=2)
+        scripted.meta_json = eager.meta_json
+    meta_json = eager.meta_json
     verify(eager, scripted)
     scripted.warmup()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -232,11 +250,17 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m release.export", description=__doc__)
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--out", type=Path, default=Path("model_repo"))
+    p.add_argument(
+        "--no-calibration",
+        dest="calibrate",
+        action="store_false",
+        help="leave the confidence raw (skips reading the validation lines)",
+    )
     add_arguments(p, DecodeConfig, "decode.")  # default: the checkpoint's own decode config
     args = vars(p.parse_args(argv))
-    checkpoint, out = args.pop("checkpoint"), args.pop("out")
+    checkpoint, out, calibrate = args.pop("checkpoint"), args.pop("out"), args.pop("calibrate")
     decode = {k.removeprefix("decode."): v for k, v in args.items()}
-    return run_command(log, lambda: export(checkpoint, out, decode))
+    return run_command(log, lambda: export(checkpoint, out, decode, calibrate))
 
 
 if __name__ == "__main__":

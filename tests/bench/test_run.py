@@ -11,7 +11,7 @@ from bench import quality, report
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_bench_writes_markdown_json_and_picture(tiny_model_file, tmp_path):
+def test_bench_writes_markdown_json_and_picture(tiny_model_file, tmp_path, doc_shard):
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -22,6 +22,8 @@ def test_bench_writes_markdown_json_and_picture(tiny_model_file, tmp_path):
     env.pop("HTR_MODEL_GIT", None)
     cmd = [sys.executable, "-m", "bench", "--synthetic", "6", "--presets", "--levels", "1"]
     cmd += ["--requests", "3", "--out-dir", str(tmp_path), "--runs", str(tmp_path / "runs")]
+    doc_shard(tmp_path / "letters-val-000.tar", 3)  # a real set: its confidence is calibrated
+    cmd += ["--data", str(tmp_path / "letters-val-000.tar")]
     summary = {"fit_seconds": 540.0, "global_step": 2700, "val/cer/synthetic": 0.0912}
     (tmp_path / "runs/quick").mkdir(parents=True)
     (tmp_path / "runs/quick/summary.json").write_text(json.dumps(summary))
@@ -44,6 +46,17 @@ def test_bench_writes_markdown_json_and_picture(tiny_model_file, tmp_path):
     assert "| quick | 2700 | 9.0 min | 0 | synthetic 9.1% |" in md
     assert (tmp_path / "bench/examples.png").stat().st_size > 1000
     assert [t["target"] for t in r["targets"]][-1] == "exported file ≤ 20 MB"
+    c = r["calibration"]
+    assert (
+        c["calibrated"] is True
+        and c["bins"] == "10 equal-width"
+        and list(c["sets"]) == ["letters-val-000"]
+    )
+    row = c["sets"]["letters-val-000"]  # the tiny file was calibrated on synthetic lines only
+    assert row["lines"] == 6 and 0.0 <= row["ece"] <= 1.0 and len(row["reliability"]) == 10
+    assert "## Confidence calibration" in md and "| letters-val-000 | 6 |" in md
+    assert "letters-val-000: confidence ECE ≤ 0.05" in [t["target"] for t in r["targets"]]
+    assert (tmp_path / "bench/calibration.png").stat().st_size > 1000
 
 
 def test_targets_read_the_measured_values():
@@ -72,3 +85,45 @@ def test_subsample_is_even_and_stable():
     assert quality.subsample(items, 10) == list(range(0, 100, 10))
     assert quality.subsample(items, 0) == items
     assert quality.subsample(items[:5], 10) == items[:5]
+
+
+def test_calibration_is_reported_and_an_uncalibrated_file_says_so(tmp_path):
+    bins = [
+        {"lo": b / 10, "hi": (b + 1) / 10, "n": 0, "confidence": 0.0, "frequency": 0.0}
+        for b in range(10)
+    ]
+    bins[8] = {**bins[8], "n": 40, "confidence": 0.82, "frequency": 0.3}
+    row = {
+        "lines": 40,
+        "ece": 0.52,
+        "confidence": 0.82,
+        "frequency": 0.3,
+        "words": 90,
+        "word_ece": 0.4,
+        "reliability": bins,
+    }
+    calib = {
+        "calibrated": False,
+        "event": "CER ≤ 10%",
+        "bins": "10 equal-width",
+        "sets": {"copiste-val": row, "tiny-val": {**row, "lines": 0, "ece": None}},
+    }
+    r = {
+        "quality": {},
+        "calibration": calib,
+        "latency": {"ours": {"p50_ms": 5.0}},
+        "cold_start": {"ours_s": 1.0},
+        "size": {"ours_bytes": 1},
+    }
+    got = {t["target"]: t for t in report.targets(r)}
+    ece = got["copiste-val: confidence ECE ≤ 0.05"]
+    assert ece["value"] == "0.520 (raw score, uncalibrated)" and not ece["met"]
+    assert got["tiny-val: confidence ECE ≤ 0.05"]["value"] == "no held-out lines"
+    calib["calibrated"], row["ece"] = True, 0.04
+    assert {t["target"]: t["met"] for t in report.targets(r)}["copiste-val: confidence ECE ≤ 0.05"]
+    text = "\n".join(report._calibration({**calib, "calibrated": False}))
+    assert (
+        "no calibration" in text and "| copiste-val | 40 | 0.82 | 0.3 | 0.04 | 90 | 0.4 |" in text
+    )
+    report.reliability_plot(calib, tmp_path / "calibration.png")
+    assert (tmp_path / "calibration.png").stat().st_size > 1000

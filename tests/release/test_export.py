@@ -51,6 +51,8 @@ def test_loading_needs_only_torch_jit_load(exported):
 
 def test_scripted_equals_eager_on_fresh_images(exported, checkpoint):
     scripted, eager = torch.jit.load(str(exported)), _eager(checkpoint)
+    for name in ("calib_line_x", "calib_line_y", "calib_word_x", "calib_word_y"):
+        setattr(eager, name, getattr(scripted, name))  # the calibration the export fitted
     rng = np.random.default_rng(7)
     images = [
         torch.from_numpy(rng.integers(0, 256, size=s, dtype=np.uint8))
@@ -193,3 +195,61 @@ def test_the_network_runs_in_bf16_where_supported_and_float32_on_request(exporte
     else:  # a CPU without oneDNN's bf16: float32 whatever the setting
         assert torch.equal(fast, exact)
     assert m.set_bf16(True) is False
+
+
+def test_the_file_carries_its_calibration_and_reads_words(exported):
+    files = {"config.json": ""}
+    m = torch.jit.load(str(exported), _extra_files=files)
+    meta = json.loads(files["config.json"])["calibration"]
+    assert meta["calibrated"] and meta["lines"] >= 1 and meta["documents"]
+    assert "synthetic" in meta["fitted_on"]  # the tiny run has no real validation source
+    assert m.calib_line_x.numel() == m.calib_line_y.numel() > 0
+    images = check_images()
+    pairs = m.predict_batch_with_confidence(images)
+    assert m.predict_batch(images) == [t for t, _ in pairs]
+    for (text, conf, calibrated, words), pair in zip(m.read_lines(images), pairs, strict=True):
+        assert calibrated and (text, conf) == pair and 0.0 <= conf <= 1.0
+        assert " ".join(w for w, _ in words) == " ".join(text.split())
+        assert all(0.0 <= c <= 1.0 for _, c in words)
+
+
+def test_the_module_maps_raw_scores_as_numpy_interpolates(exported):
+    m = torch.jit.load(str(exported))
+    line = (np.array([0.0, 0.3, 0.6, 1.0]), np.array([0.02, 0.2, 0.7, 0.95]))
+    word = (np.array([0.1, 0.5]), np.array([0.1, 0.9]))
+    m.calib_line_x, m.calib_line_y = (torch.from_numpy(a) for a in line)
+    m.calib_word_x, m.calib_word_y = (torch.from_numpy(a) for a in word)
+    images = check_images()
+    for (_, raw, raw_words), (_, conf, _, words) in zip(
+        m.score_lines(images), m.read_lines(images), strict=True
+    ):
+        assert conf == pytest.approx(np.interp(raw, *line), abs=1e-6)  # two network runs
+        for (_, r), (_, c) in zip(raw_words, words, strict=True):
+            assert c == pytest.approx(np.interp(r, *word), abs=1e-6)
+    m.calib_line_x = torch.zeros(0, dtype=torch.float64)  # uncalibrated: raw scores, flagged
+    for (t, raw, _), (t2, conf, calibrated, _) in zip(
+        m.score_lines(images), m.read_lines(images), strict=True
+    ):
+        assert t == t2 and raw == pytest.approx(conf, abs=1e-6) and not calibrated
+
+
+def test_words_split_on_spaces_and_join_to_the_text(checkpoint):
+    eager = _eager(checkpoint)
+    a, space, b = eager.chars.index("a") + 1, eager.chars.index(" ") + 1, eager.chars.index("b") + 1
+    ids = [a, b, space, space, b, space]  # "ab  b ": words are runs of non-spaces
+    lp = torch.full((12, 1, len(eager.chars) + 1), -9.0)
+    for t, c in enumerate([0, a, b, 0, space, 0, space, b, 0, space, 0, 0]):
+        lp[t, 0, c] = -0.01
+    eager._decode = lambda images: (lp, [12], [ids])
+    [(text, raw, words)] = eager.score_lines([torch.zeros(8, 8, dtype=torch.uint8)])
+    assert text == "ab  b " and [w for w, _ in words] == ["ab", "b"]
+    assert raw > 0.9 and all(c > 0.9 for _, c in words)
+
+
+def test_verify_compares_the_calibrated_readings(checkpoint):
+    eager = _eager(checkpoint)
+    scripted = torch.jit.script(eager)
+    scripted.calib_line_x = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    scripted.calib_line_y = torch.tensor([0.1, 0.9], dtype=torch.float64)
+    with pytest.raises(InternalError, match="nothing was written"):
+        verify(eager, scripted)

@@ -8,6 +8,7 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from htr.atomic import write_text
+from training.val_sets import summary
 
 # Real sources that a model may be trained on, with the credit their licences ask for.
 CREDITS = {
@@ -39,9 +40,32 @@ def licence(config: dict[str, Any]) -> str:
     return "cc-by-sa-4.0" if "hooker" in _real_sources(config) else "apache-2.0"
 
 
+def headline(evaluation: dict[str, Any]) -> dict[str, Any]:
+    """eval.json's summary, computed from its sets (files older than the summary have none)."""
+    return summary({k: r["cer"] for k, r in evaluation.get("sets", {}).items()})
+
+
+def _unseen_result(evaluation: dict[str, Any]) -> list[EvalResult]:
+    """The unseen-writer CER as a model-index entry of its own, when every set it needs is in."""
+    s = headline(evaluation)
+    if s["unseen_writer_cer"] is None:
+        return []
+    return [
+        EvalResult(
+            task_type="image-to-text",
+            task_name="Handwritten text line recognition",
+            dataset_type="unseen-writers",
+            dataset_name="unseen writers: mean of " + ", ".join(s["sets"]),
+            metric_type="cer",
+            metric_value=s["unseen_writer_cer"],
+            metric_name="CER (unseen writers)",
+        )
+    ]
+
+
 def front_matter(config: dict[str, Any], evaluation: dict[str, Any], name: str) -> ModelCardData:
     """Hub metadata, with a model-index whose numbers come from eval.json only."""
-    results = [
+    results = _unseen_result(evaluation) + [
         EvalResult(
             task_type="image-to-text",
             task_name="Handwritten text line recognition",
@@ -65,6 +89,46 @@ def front_matter(config: dict[str, Any], evaluation: dict[str, Any], name: str) 
         model_name=name,
         eval_results=results,
     )
+
+
+def _pct(cer: float) -> str:
+    """A rate as the card writes it: a percentage to one decimal."""
+    return f"{100 * cer:.1f}%"
+
+
+def _seen_text(config: dict[str, Any], s: dict[str, Any]) -> str:
+    """The seen writer's CER (and the sets beside), saying whether this model read that hand."""
+    text = ""
+    if s["seen_writer_cer"] is not None:
+        read = (
+            "other letters of the writer whose letters it was trained on"
+            if "hooker" in _real_sources(config)
+            else "one writer's letters; this model was not trained on any of them"
+        )
+        text += f" Seen writer: {s['seen_sets'][0]} {_pct(s['seen_writer_cer'])} ({read})."
+    beside = [f"{n} {_pct(cer)}" for n, cer in s["beside"].items()]
+    if beside:
+        text += f" Beside them, outside the mean: {', '.join(beside)} (18th-century hands)."
+    return text
+
+
+def headline_text(config: dict[str, Any], evaluation: dict[str, Any]) -> str:
+    """The unseen-writer CER first, with the sets it averages and the seen writer's CER."""
+    if not evaluation.get("sets"):
+        return ""
+    s = headline(evaluation)
+    sets = ", ".join(s["sets"][:-1]) + " and " + s["sets"][-1]
+    if s["unseen_writer_cer"] is None:
+        text = (
+            f"**Unseen-writer CER: not measured.** It is the unweighted mean CER of {sets}, "
+            f"and this evaluation lacks {', '.join(s['missing'])}."
+        )
+    else:
+        text = (
+            f"**Unseen-writer CER: {_pct(s['unseen_writer_cer'])}**, the unweighted mean of the "
+            f"character error rates on {sets}: writers whose pages it never trained on."
+        )
+    return text + _seen_text(config, s) + "\n\n"
 
 
 def results_table(evaluation: dict[str, Any]) -> str:
@@ -153,6 +217,7 @@ def render(
         parameters=f"{arch['parameters']:,}",
         charset_size=len(config["charset"]),
         preprocessing=preprocessing(config),
+        headline=headline_text(config, evaluation),
         results_table=results_table(evaluation),
         data_section="\n".join(data),
         decoding=decoding(config),

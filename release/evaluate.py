@@ -1,7 +1,7 @@
 """Evaluate an exported model.pt on line datasets: `python -m release.evaluate`.
 
 Uses only the TorchScript file (as users do) and writes model_repo/eval.json: CER and WER per
-set, the figures the model card's model-index is filled from.
+set, and their summary (the unseen-writer CER first), the figures the model card is filled from.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from training.data.datamodule import SEED_STRIDE
 from training.data.lines import LineSample
 from training.data.sources import SourceConfig, load_source
 from training.data.synthetic import SyntheticLines
+from training.val_sets import SEEN, summary
 
 log = logging.getLogger("release.evaluate")
 REAL_VAL = "../shared/data/lines/*-val-*.tar"
@@ -82,6 +83,27 @@ def eval_sets(synthetic: int, seed: int, extra: list[str]) -> dict[str, list[Lin
     return sets
 
 
+def log_summary(s: dict[str, Any]) -> None:
+    """The unseen-writer CER beside the seen writer's, or which sets it lacks."""
+    seen = s["seen_writer_cer"]
+    others = [f"{SEEN[0]} {'absent' if seen is None else f'{100 * seen:.2f}%'} (seen writer)"]
+    others += [f"{n} {100 * cer:.2f}%" for n, cer in s["beside"].items()]
+    if s["unseen_writer_cer"] is None:
+        log.warning(
+            "unseen-writer CER not given: %s missing (it averages exactly %s); %s",
+            ", ".join(s["missing"]),
+            ", ".join(s["sets"]),
+            "; ".join(others),
+        )
+        return
+    log.info(
+        "unseen-writer CER %.2f%% (mean of %s); %s",
+        100 * s["unseen_writer_cer"],
+        ", ".join(s["sets"]),
+        "; ".join(others),
+    )
+
+
 def load_exported(model_path: Path) -> tuple[torch.jit.ScriptModule, dict[str, Any]]:
     """An exported model.pt and its config.json, or a DataError saying how to make one."""
     if not model_path.is_file():
@@ -120,6 +142,8 @@ def evaluate(
             len(samples),
             time.perf_counter() - t0,
         )
+    results["summary"] = summary({k: r["cer"] for k, r in results["sets"].items()})
+    log_summary(results["summary"])
     write_text(out, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     return results
 

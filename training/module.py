@@ -16,6 +16,7 @@ from recognizer.network import Recognizer, count_parameters, output_lengths
 from training.cli import to_dict
 from training.config import TrainConfig
 from training.data.charset import Charset
+from training.val_sets import UNSEEN_WRITER_SETS, unseen_writer_cer
 
 
 class LitRecognizer(L.LightningModule):
@@ -119,7 +120,20 @@ class LitRecognizer(L.LightningModule):
                 self.log(f"{stage}/{metric}", m.compute(), prog_bar=metric == "cer")
             m.reset()
 
+    def _log_unseen_writers(self) -> None:
+        """`val/cer/unseen_writers`, the headline mean, when every set it averages was read."""
+        metrics = {
+            name: self.metrics[f"val__{name}__cer"]
+            for name in UNSEEN_WRITER_SETS
+            if name in self.eval_names["val"]
+        }
+        cers = {name: float(m.compute()) for name, m in metrics.items() if m.update_called}
+        mean, _ = unseen_writer_cer(cers)  # never the mean of a subset
+        if mean is not None:
+            self.log("val/cer/unseen_writers", mean)
+
     def on_validation_epoch_end(self) -> None:
+        self._log_unseen_writers()
         self._log_combined("val")
 
     def on_test_epoch_end(self) -> None:

@@ -57,3 +57,40 @@ def test_a_card_without_share_alike_data_is_apache_and_loads_without_an_eval(tmp
     assert card.data.license == "apache-2.0"
     assert not card.data.eval_results and card.data.model_name == "htr-x"
     assert "No evaluation has been run." in card.text
+
+
+REAL = {
+    "copiste-val": {"lines": 623, "cer": 0.1, "wer": 0.3},
+    "poilus-val": {"lines": 174, "cer": 0.2, "wer": 0.6},
+    "cremma19-val": {"lines": 253, "cer": 0.3, "wer": 0.7},
+    "lectaurep-val": {"lines": 300, "cer": 0.4, "wer": 0.9},
+    "cremma18-val": {"lines": 404, "cer": 0.38, "wer": 0.8},
+}
+
+
+def test_the_card_states_the_unseen_writer_cer_first_and_in_the_model_index(tmp_path):
+    card = _card(tmp_path, ["synthetic", "hooker-train"], {"sets": {**SETS, **REAL}, "beam": 6})
+    first = card.data.eval_results[0]
+    assert (first.dataset_type, first.metric_type, first.metric_value) == (
+        "unseen-writers",
+        "cer",
+        0.25,  # the mean of the four; hooker-val, cremma18-val and synthetic-test left out
+    )
+    assert "copiste-val, poilus-val, cremma19-val, lectaurep-val" in first.dataset_name
+    per_set = {(r.dataset_name, r.metric_type) for r in card.data.eval_results[1:]}
+    assert per_set == {(s, m) for s in {**SETS, **REAL} for m in ("cer", "wer")}
+    evaluation = card.text.split("## Evaluation", 1)[1]
+    assert evaluation.lstrip().startswith("**Unseen-writer CER: 25.0%**")
+    assert "copiste-val, poilus-val, cremma19-val and lectaurep-val" in evaluation
+    assert "Seen writer: hooker-val 28.3% (other letters of the writer whose" in evaluation
+    assert "cremma18-val 38.0%" in evaluation
+    assert evaluation.index("Unseen-writer CER") < evaluation.index("| set | lines |")
+
+
+def test_without_all_four_sets_the_card_gives_no_unseen_writer_figure(tmp_path):
+    sets = {k: v for k, v in {**SETS, **REAL}.items() if k != "lectaurep-val"}
+    card = _card(tmp_path, ["synthetic"], {"sets": sets, "beam": 0})
+    assert "unseen-writers" not in {r.dataset_type for r in card.data.eval_results}
+    assert "**Unseen-writer CER: not measured.**" in card.text
+    assert "this evaluation lacks lectaurep-val" in card.text
+    assert "this model was not trained on any of them" in card.text  # hooker-val, unread hand

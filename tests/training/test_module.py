@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from lightning.pytorch.callbacks import Timer
 
+from training.data.synthetic import SyntheticConfig, SyntheticLines
+from training.data.webdataset import write_shard
 from training.module import LitRecognizer, lr_factor
+from training.train import train
+from training.val_sets import UNSEEN_WRITER_SETS
 
 
 def test_warm_up_then_cosine_to_the_floor_at_max_steps():
@@ -57,3 +62,52 @@ def test_the_module_reads_the_trainers_clock(tiny, monkeypatch):
     module._trainer = SimpleNamespace(callbacks=[Timer(duration=None)])
     assert module.clock_progress() == 0.0  # a Timer with no duration is no clock
     module.on_train_batch_start({}, 0)  # and no clock, no broadcast (it has no strategy here)
+
+
+def _validated(tiny, names: list[str], cers: dict[str, float]) -> dict[str, float]:
+    """What the module logs at the end of a validation whose sets read with these CERs."""
+    module = LitRecognizer(tiny(), {"val": names, "test": ["test"]})
+    for name, cer in cers.items():
+        wrong = round(cer * 10)  # one line of ten characters, `wrong` of them misread
+        module.metrics[f"val__{name}__cer"].update(
+            ["x" * wrong + "abcdefghij"[wrong:]], ["abcdefghij"]
+        )
+    logged: dict[str, float] = {}
+    module.log = lambda key, value, **kw: logged.__setitem__(key, float(value))
+    module.on_validation_epoch_end()
+    return logged
+
+
+def test_the_module_logs_the_unseen_writer_cer_of_exactly_the_four_sets(tiny):
+    cers = {
+        "copiste-val": 0.1,
+        "poilus-val": 0.2,
+        "cremma19-val": 0.3,
+        "lectaurep-val": 0.4,
+        "hooker-val": 0.9,  # the seen writer: not in the mean
+        "extra-val": 0.8,
+    }
+    logged = _validated(tiny, ["synthetic", *cers], cers)
+    assert logged["val/cer/unseen_writers"] == pytest.approx(0.25)
+    missing = {k: v for k, v in cers.items() if k != "poilus-val"}
+    assert "val/cer/unseen_writers" not in _validated(tiny, list(missing), missing)
+    # a set named but never read this validation: no figure either, never a subset's mean
+    assert "val/cer/unseen_writers" not in _validated(tiny, list(cers), missing)
+
+
+def _shard(path: Path, n: int, seed: int) -> str:
+    gen = SyntheticLines(SyntheticConfig(height=32), seed=seed)
+    write_shard([gen[i] for i in range(n)], path)
+    return str(path)
+
+
+def test_training_logs_the_unseen_writer_cer_beside_each_set(tiny, tmp_path):
+    names = [*UNSEEN_WRITER_SETS, "hooker-val"]
+    sources = ", ".join(
+        f"{{uri: '{_shard(tmp_path / f'{n}.tar', 3, k)}', split: val, name: {n}}}"
+        for k, n in enumerate(names)
+    )
+    summary = train(tiny(data__sources=f"[{{uri: synthetic}}, {sources}]"))
+    mean = sum(summary[f"val/cer/{n}"] for n in UNSEEN_WRITER_SETS) / 4
+    assert summary["val/cer/unseen_writers"] == pytest.approx(mean, abs=1e-6)
+    assert "val/cer/hooker-val" in summary

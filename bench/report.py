@@ -72,9 +72,11 @@ def _calibration(calib: dict[str, Any]) -> list[str]:
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, c in calib["sets"].items():
-        cells = [c["confidence"], c["frequency"], c["ece"], c["words"], c["word_ece"]]
-        conf, freq, ece, words, wece = ("n/a" if v is None else v for v in cells)
-        out.append(f"| {name} | {c['lines']} | {conf} | {freq} | {ece} | {words} | {wece} |")
+        conf, freq, ece, wece = (
+            "n/a" if v is None else f"{v:.3f}"
+            for v in (c["confidence"], c["frequency"], c["ece"], c["word_ece"])
+        )
+        out.append(f"| {name} | {c['lines']} | {conf} | {freq} | {ece} | {c['words']} | {wece} |")
     return out + ["", "![Reliability of the line confidence](bench/calibration.png)"]
 
 
@@ -222,27 +224,47 @@ def picture(examples: list[Example], path: Path, width: int = 1100) -> None:
     write_with(path, lambda tmp: sheet.save(tmp, format="PNG"))
 
 
-def reliability_plot(calib: dict[str, Any], path: Path, side: int = 300) -> None:
-    """One reliability diagram per real set: the frequency of the line event per confidence
-    bin (bars) against the diagonal of perfect calibration."""
+def reliability_plot(calib: dict[str, Any], path: Path, side: int = 300, per_row: int = 3) -> None:
+    """One reliability diagram per real set: the share of lines read with the event per
+    confidence bin (bars; dots at the bin's mean confidence, with its line count) against
+    the diagonal of perfect calibration."""
     sets = calib.get("sets", {})
     if not sets:
         return
-    font = ImageFont.truetype(FONT, 13)
     pad, top = 30, 40
-    raw = "" if calib.get("calibrated") else " (raw)"
-    sheet = Image.new("RGB", (len(sets) * (side + 2 * pad), side + top + pad), "white")
+    cell = (side + 2 * pad, side + top + pad)
+    rows = (len(sets) + per_row - 1) // per_row
+    sheet = Image.new("RGB", (min(len(sets), per_row) * cell[0], rows * cell[1]), "white")
     draw = ImageDraw.Draw(sheet)
     for k, (name, c) in enumerate(sets.items()):
-        x0, y1 = k * (side + 2 * pad) + pad, top + side  # the panel's origin, bottom left
-        for b in c["reliability"]:
-            if b["n"]:
-                left, right = x0 + b["lo"] * side, x0 + b["hi"] * side
-                draw.rectangle([left, y1 - b["frequency"] * side, right, y1], fill="#7aa6d6")
-        draw.rectangle([x0, top, x0 + side, y1], outline="black")
-        draw.line([x0, y1, x0 + side, top], fill="darkred", width=2)
-        ece = "n/a" if c["ece"] is None else f"{c['ece']:.3f}"
-        draw.text((x0, 4), f"{name}: {c['lines']} lines, ECE {ece}", fill="black", font=font)
-        axes = f"x: confidence{raw}, y: share read with {calib['event']}"
-        draw.text((x0, 20), axes, fill="grey", font=font)
+        origin = ((k % per_row) * cell[0] + pad, (k // per_row) * cell[1] + top + side)
+        _panel(draw, origin, side, name, c, calib)
     write_with(path, lambda tmp: sheet.save(tmp, format="PNG"))
+
+
+def _panel(
+    draw: ImageDraw.ImageDraw,
+    origin: tuple[int, int],
+    side: int,
+    name: str,
+    c: dict[str, Any],
+    calib: dict[str, Any],
+) -> None:
+    """One set's diagram, its bottom-left corner at `origin`."""
+    font, small = ImageFont.truetype(FONT, 13), ImageFont.truetype(FONT, 10)
+    x0, y1 = origin
+    for b in c["reliability"]:
+        if b["n"]:
+            left, right = x0 + b["lo"] * side, x0 + b["hi"] * side
+            y = y1 - b["frequency"] * side
+            draw.rectangle([left, y, right, y1], fill="#7aa6d6")
+            cx = x0 + b["confidence"] * side
+            draw.ellipse([cx - 3, y - 3, cx + 3, y + 3], fill="black")
+            draw.text((left + 2, y1 - 13), str(b["n"]), fill="black", font=small)
+    draw.rectangle([x0, y1 - side, x0 + side, y1], outline="black")
+    draw.line([x0, y1, x0 + side, y1 - side], fill="darkred", width=2)
+    ece = "n/a" if c["ece"] is None else f"{c['ece']:.3f}"
+    raw = "" if calib.get("calibrated") else " (raw, uncalibrated)"
+    draw.text((x0, y1 - side - 36), f"{name}: {c['lines']} lines, ECE {ece}{raw}", "black", font)
+    axes = f"x: confidence, y: share read with {calib['event']}"
+    draw.text((x0, y1 - side - 18), axes, fill="grey", font=font)

@@ -123,7 +123,8 @@ def test_calibration_is_reported_and_an_uncalibrated_file_says_so(tmp_path):
     assert {t["target"]: t["met"] for t in report.targets(r)}["copiste-val: confidence ECE ≤ 0.05"]
     text = "\n".join(report._calibration({**calib, "calibrated": False}))
     assert (
-        "no calibration" in text and "| copiste-val | 40 | 0.82 | 0.3 | 0.04 | 90 | 0.4 |" in text
+        "no calibration" in text
+        and "| copiste-val | 40 | 0.820 | 0.300 | 0.040 | 90 | 0.400 |" in text
     )
     report.reliability_plot(calib, tmp_path / "calibration.png")
     assert (tmp_path / "calibration.png").stat().st_size > 1000

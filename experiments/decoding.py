@@ -9,7 +9,6 @@ time per line on one thread. Writes experiments/decoding.json.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import sys
@@ -23,6 +22,7 @@ from torchmetrics.functional.text import char_error_rate
 from htr.atomic import write_text
 from recognizer.beam import beam_search
 from recognizer.ctc import greedy_decode
+from release.calibration import tuning_half
 from training.cli import run_command
 from training.data.charset import normalize_text
 from training.data.sources import SourceConfig, load_source
@@ -44,11 +44,6 @@ def outputs(model: torch.jit.ScriptModule, folder: Path) -> dict[str, list[Line]
                 rows.append((normalize_text(s.text), lp[: steps[0], 0].clone(), s.doc))  # (T, C)
             out[name] = rows
     return out
-
-
-def tuning_half(doc: str) -> bool:
-    """Half of the documents, by a stable hash: the weights are tuned on these only."""
-    return int(hashlib.sha1(doc.encode()).hexdigest()[:8], 16) % 2 == 0
 
 
 _SCRIPTED: list[Any] = []

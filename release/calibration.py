@@ -34,7 +34,7 @@ BINS = 10  # equal-width bins of the expected calibration error
 
 
 def tuning_half(doc: str) -> bool:
-    """Half of the documents, by a stable hash (the same split as experiments/decoding.py)."""
+    """Half of the documents, by a stable hash: decoding and calibration are tuned on these."""
     return int(hashlib.sha1(doc.encode()).hexdigest()[:8], 16) % 2 == 0
 
 

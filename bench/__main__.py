@@ -25,6 +25,7 @@ from htr.atomic import write_text
 from htr.errors import ConfigError
 from release.export import git_commit
 from serving.source import ModelSource, checked_out, fetch, location
+from training import val_sets
 from training.cli import run_command
 
 log = logging.getLogger("bench")
@@ -98,6 +99,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     r["quality"], examples, pool, r["calibration"] = quality.run(
         model, args.synthetic, args.data, args.max_lines, jobs
     )
+    r["summary"] = val_sets.summary({k: q["ours"]["cer"] for k, q in r["quality"].items()})
     if not examples:
         raise ConfigError("no lines to benchmark: keep --synthetic above 0 or pass --data")
     line = speed.reference_line()  # the one experiments.latency times too

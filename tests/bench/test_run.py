@@ -60,24 +60,46 @@ def test_bench_writes_markdown_json_and_picture(tiny_model_file, tmp_path, doc_s
 
 
 def test_targets_read_the_measured_values():
-    row = {"lines": 10, "ours": {"cer": 0.12}, "tesseract": {"cer": 0.6}, "cer_ratio": 5.0}
+    row = {"lines": 10, "ours": {"cer": 0.08}, "tesseract": {"cer": 0.6}, "cer_ratio": 7.5}
     r = {
         "quality": {
             "copiste-val": row,
-            "synthetic-test": {**row, "tesseract": {"cer": 0.479}, "cer_ratio": 4.0},
+            "synthetic-test": {**row, "tesseract": {"cer": 0.319}, "cer_ratio": 4.0},
         },
         "latency": {"ours": {"p50_ms": 25.0}, "ours_best_path": {"p50_ms": 12.0}},
         "cold_start": {"ours_s": 1.2},
         "size": {"ours_bytes": 3_000_000},
     }
     met = {t["target"]: t["met"] for t in report.targets(r)}
-    assert met["copiste-val CER ≤ 15%"]
+    assert met["copiste-val CER ≤ 9%"]
+    assert not met["unseen-writer CER ≤ 15%"]  # no summary: not measured, not met
     assert not met["hooker-val CER ≤ 20%"]  # absent: reported as not measured, not as met
     assert met["copiste-val: CER ≥ 4x lower than Tesseract"]
     assert not met["synthetic-test: CER ≥ 4x lower than Tesseract"]  # 3.99x shown as 4.0x
     assert not met["predict p50 ≤ 20 ms (64x1024, 1 thread)"]
     assert met["the same, best-path decoding (`set_beam(0)`)"]
     assert met["Lambda cold start ≤ 3 s"] and met["exported file ≤ 20 MB"]
+
+
+def test_the_unseen_writer_cer_heads_the_report():
+    from training import val_sets
+
+    def row(ours: float) -> dict:
+        return {"lines": 10, "ours": {"cer": ours}, "tesseract": {"cer": 0.6}, "cer_ratio": 1.0}
+
+    quality = {"copiste-val": row(0.1), "poilus-val": row(0.2), "cremma19-val": row(0.3)}
+    quality |= {"lectaurep-val": row(0.2), "hooker-val": row(0.25), "cremma18-val": row(0.9)}
+    summary = val_sets.summary({k: q["ours"]["cer"] for k, q in quality.items()})
+    lines = report._summary(summary, quality)
+    assert "**20.0%** (Tesseract 60.0%)" in lines[-1] and "hooker-val" in lines[-1]
+    r = {"quality": quality, "summary": summary, "latency": {"ours": {"p50_ms": 5.0}}}
+    r |= {"cold_start": {"ours_s": 1.0}, "size": {"ours_bytes": 1}}
+    assert {t["target"]: t["met"] for t in report.targets(r)}["unseen-writer CER ≤ 15%"] is False
+    del quality["poilus-val"]
+    gone = val_sets.summary({k: q["ours"]["cer"] for k, q in quality.items()})
+    assert (
+        report._summary(gone, quality)[-1] == "Unseen-writer CER: not measured (poilus-val absent)."
+    )
 
 
 def test_subsample_is_even_and_stable():

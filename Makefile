@@ -23,7 +23,7 @@ BENCH_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra
 .PHONY: setup system test-system bench-system venv space space-examples space-bundle demo preview train quick export-model publish tensorboard api ablation layout test \
 	lint format typecheck bench clean
 
-setup: system venv
+setup: system fonts venv
 
 system:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -40,6 +40,17 @@ test-system:
 
 bench-system:
 	@$(MAKE) --no-print-directory system SYSTEM_PACKAGES="$(BENCH_PACKAGES)"
+
+# More handwriting fonts for the generator: npm's @fontsource packages, pinned by fonts/package.json
+# and its lockfile (licences in fonts/LICENSES.md), installed into fonts/node_modules (gitignored).
+.PHONY: fonts
+fonts: fonts/node_modules/.installed
+
+fonts/node_modules/.installed: fonts/package.json fonts/package-lock.json
+	@command -v npm >/dev/null || { \
+	  echo "npm not found: install Node.js and npm to fetch the fonts of fonts/package.json"; exit 1; }
+	cd fonts && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
 
 venv: $(VENV)/.installed
 

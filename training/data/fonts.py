@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -14,7 +16,7 @@ from htr.errors import DataError
 
 log = logging.getLogger(__name__)
 
-# Debian packages that carry the fonts; `make setup` installs them (see Makefile: FONT_PACKAGES).
+# Debian packages that carry the fonts; `make setup` installs them (Makefile: SYSTEM_PACKAGES).
 # Each font's licence is in /usr/share/doc/<package>/copyright on an installed machine.
 FONT_FILES: dict[str, str] = {
     # file name: Debian package
@@ -36,6 +38,12 @@ FONT_FILES: dict[str, str] = {
     "Ecolier-court.ttf": "fonts-ecolier-court",
 }
 FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts")
+# npm's @fontsource handwriting packages: fonts/package.json and its lockfile pin them,
+# `make fonts` installs them into fonts/node_modules and fonts/LICENSES.md lists their licences.
+NPM_DIR = Path(__file__).resolve().parents[2] / "fonts"
+# Of each package, the Latin subset (Latin-1 with the French accents, œŒ, €, curly quotes) at
+# weight 400 as WOFF, which FreeType reads with zlib alone; latin-ext adds only Ÿ of the charset.
+NPM_FILE = "{family}-latin-400-normal.woff"
 MIN_FONTS = 8  # the generator needs this many distinct fonts to look varied
 
 # Letters a font must have to be used at all; rarer characters are checked per line.
@@ -93,14 +101,42 @@ def coverage(path: Path, chars: str) -> frozenset[str]:
     return frozenset(c for c in chars if (c == " " or ord(c) in cmap) and glyph_renders(font, c))
 
 
+def npm_packages() -> dict[str, str]:
+    """The pinned @fontsource packages of fonts/package.json, name: exact version."""
+    manifest = NPM_DIR / "package.json"
+    try:
+        return dict(json.loads(manifest.read_text(encoding="utf-8"))["dependencies"])
+    except (OSError, ValueError, KeyError) as e:
+        raise DataError(f"cannot read the font list {manifest}: {e}; restore it from git") from e
+
+
+def npm_font_path(package: str) -> Path:
+    """Where `make fonts` puts the Latin subset file of an @fontsource package."""
+    family = package.rsplit("/", 1)[-1]
+    return NPM_DIR / "node_modules" / package / "files" / NPM_FILE.format(family=family)
+
+
+def _candidates() -> Iterator[tuple[str, str, Path | None]]:
+    """(file name, package, installed path or None) of every Debian and npm font."""
+    for file_name, package in FONT_FILES.items():
+        yield file_name, package, _locate(file_name)
+    if not (NPM_DIR / "node_modules").is_dir():
+        log.warning("npm handwriting fonts not installed in %s: run `make fonts`", NPM_DIR)
+        return
+    for package in npm_packages():
+        path = npm_font_path(package)
+        if not path.is_file():
+            log.warning("font %s of %s missing: run `make fonts` to reinstall", path, package)
+        yield path.name, package, path if path.is_file() else None
+
+
 @lru_cache(maxsize=4)
 def find_fonts(chars: str) -> tuple[Font, ...]:
     """The installed handwriting fonts that render every REQUIRED letter, with their coverage."""
     found: list[Font] = []
-    for file_name, package in FONT_FILES.items():
-        path = _locate(file_name)
+    for file_name, package, path in _candidates():
         if path is None:
-            log.debug("font %s (Debian %s) not installed", file_name, package)
+            log.debug("font %s (%s) not installed", file_name, package)
             continue
         covers = coverage(path, chars)
         missing = set(REQUIRED) - covers
@@ -112,13 +148,15 @@ def find_fonts(chars: str) -> tuple[Font, ...]:
         packages = " ".join(sorted(set(FONT_FILES.values())))
         raise DataError(
             f"only {len(found)} handwriting fonts found (need {MIN_FONTS}) in "
-            f"{[str(d) for d in _search_dirs()]}; run `make setup` as root, or "
-            f"`apt-get install {packages}`, or point HTR_FONT_DIRS at a folder holding them"
+            f"{[str(d) for d in _search_dirs()]} and {NPM_DIR / 'node_modules'}; run "
+            f"`make setup` as root (or `apt-get install {packages}` and `make fonts`), or "
+            "point HTR_FONT_DIRS at a folder holding them"
         )
     return tuple(found)
 
 
-@lru_cache(maxsize=512)
+# A generator draws each font at about 20 sizes (40-px lines) to 30 (64-px lines): room for all.
+@lru_cache(maxsize=2048)
 def load_font(path: Path, size: int) -> ImageFont.FreeTypeFont:
     """A cached FreeType font at a pixel size (opening a font file costs about a millisecond)."""
     return ImageFont.truetype(str(path), size)

@@ -25,8 +25,9 @@ CREDITS = {
 }
 SYNTHETIC = (
     "Synthetic lines rendered by this project's generator from handwriting-style fonts "
-    "of Debian packages (OFL and GPL with font exception) and text from Debian "
-    "`dasher-data` and `wordfreq` (CC-BY-SA 4.0 data)."
+    "of Debian packages (OFL and GPL with font exception) and of npm `@fontsource` packages "
+    "(OFL-1.1 and Apache-2.0, listed in the project's `fonts/LICENSES.md`) and text from "
+    "Debian `dasher-data` and `wordfreq` (CC-BY-SA 4.0 data)."
 )
 
 

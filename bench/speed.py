@@ -43,16 +43,24 @@ def one_thread() -> Iterator[None]:
 
 
 def latency(model: torch.jit.ScriptModule, line: np.ndarray, rounds: int = 10) -> dict[str, Any]:
-    """`predict` at batch 1 on one thread, and one Tesseract call, on the same 64x1024 line."""
+    """A served call at batch 1 on one thread, and one Tesseract call, on the same line."""
     with one_thread():
         return _latency(model, line, rounds)
 
 
+def served(model: torch.jit.ScriptModule, images: list[torch.Tensor]) -> list:
+    """What the Space and the Lambda call: `read_lines` (text, confidences, words) where the
+    file has it, else `predict_batch`."""
+    if hasattr(model, "read_lines"):
+        return model.read_lines(images)
+    return model.predict_batch(images)
+
+
 def timed_predict(model: torch.jit.ScriptModule, x: torch.Tensor, beam: int | None) -> float:
-    """Seconds of one `predict` call at beam width `beam` (None: the file's own decoding)."""
+    """Seconds of one served call on one line at beam width `beam` (None: the file's own)."""
     previous = model.set_beam(beam) if beam is not None else None
     t0 = time.perf_counter()
-    model.predict(x)
+    served(model, [x])
     seconds = time.perf_counter() - t0
     if previous is not None:
         model.set_beam(previous)
@@ -100,11 +108,11 @@ def throughput(
     ours: list[float] = []
     theirs: list[float] = []
     with torch.inference_mode():
-        model.predict_batch(batches[0])  # warm-up
+        served(model, batches[0])  # warm-up
         for _ in range(rounds):
             t0 = time.perf_counter()
             for b in batches:
-                model.predict_batch(b)
+                served(model, b)
             ours.append(len(lines) / (time.perf_counter() - t0))
             t0 = time.perf_counter()
             tesseract.read_lines(lines, jobs)

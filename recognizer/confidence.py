@@ -3,7 +3,7 @@
 The final labels (best path or LM beam search) are aligned to the network's log-probabilities
 by Viterbi; each character's score is its best aligned frame's posterior, and each gap between
 characters scores the least sure blank frame in it (a low one hides a dropped character).
-Blank frames no longer dominate the score, as they did in the best path's mean probability.
+Blank frames, most of any line, count only where they separate characters.
 `recognizer.predictor` maps these raw scores to probabilities (experiments/calibration.md).
 """
 

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from serving.errors import BadRequest, TooLarge
 
@@ -53,13 +53,15 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
                     f"{max_pixels:,}; crop to the text line or scale it down"
                 )
             img.load()
+            upright = ImageOps.exif_transpose(img)  # phone photos: as their EXIF says
+
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise TooLarge(
             "image declares too many pixels (a decompression bomb?); send an ordinary line image"
         ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise BadRequest("image bytes are not a readable image; send PNG, JPEG or WebP") from None
-    return torch.from_numpy(np.array(_to_supported_mode(img)))
+    return torch.from_numpy(np.array(_to_supported_mode(upright)))
 
 
 def _to_supported_mode(img: Image.Image) -> Image.Image:

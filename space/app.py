@@ -16,16 +16,15 @@ if __package__ in (None, ""):  # run as a script (`python space/app.py`, or on a
 import gradio as gr  # noqa: E402
 
 from serving.errors import ServingError  # noqa: E402
+from serving.recognize import UNSURE_BELOW  # noqa: E402
 from space import backend, feedback, inputs  # noqa: E402
 from space.readings import READINGS, UnknownReading, digest  # noqa: E402
 
 log = logging.getLogger("space")
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 TITLE = "Handwriting line recognizer"
-UNSURE = 0.5  # below this calibrated chance the reading is called unsure
 # Outputs of a reading: text, confidence, words, time, model, message, reading state
 Outputs = tuple[str, str, list | None, str, str, str, dict | None]
-CLEARED: Outputs = ("", "", None, "", "", "", None)
 # The canvas starts with no tool chosen: choose the brush so a visitor can write at once.
 PICK_BRUSH = """() => { setTimeout(() => {
   const b = document.querySelector('#canvas button[aria-label="Brush"]');
@@ -47,7 +46,8 @@ def _confidence(out: dict) -> tuple[str, str]:
             "This model's score is not calibrated: use it to compare readings, not as a chance."
         )
     pct = round(100 * c)
-    if out.get("unsure") if out.get("unsure") is not None else c < UNSURE:
+    unsure = out.get("unsure")
+    if unsure or (unsure is None and c < UNSURE_BELOW):
         return f"{pct}% (unsure)", (
             f"**Unsure reading**: a {pct}% chance that at most 1 character in 10 is wrong. "
             "Check it against the image; uncertain words are marked."
@@ -62,7 +62,8 @@ def _words(out: dict) -> list[tuple[str, str | None]] | None:
         return None
     marked: list[tuple[str, str | None]] = []
     for word, conf in words:
-        marked += [(word, "unsure" if conf is not None and conf < UNSURE else None), (" ", None)]
+        unsure = conf is not None and conf < UNSURE_BELOW
+        marked += [(word, "unsure" if unsure else None), (" ", None)]
     return marked[:-1]
 
 
@@ -105,6 +106,8 @@ def save_correction(state: dict | None, image: Any, drawing: Any, corrected: str
     """Keep a correction with exactly the image that was read, or say why it cannot be."""
     if not state or not state.get("id"):
         return "Nothing to correct yet: press Read for this image first, then correct it."
+    if not " ".join(corrected.split()):
+        return "Not saved: the correction is empty; type the text the image really shows."
     try:
         reading = READINGS.get(state["id"])
     except UnknownReading:
@@ -116,16 +119,24 @@ def save_correction(state: dict | None, image: Any, drawing: Any, corrected: str
     if current is not None and digest(current) != reading.digest:
         return "The image changed since it was read: press Read for it first, then correct it."
     try:
-        path = feedback.save(reading, state["id"], corrected)
-    except ValueError as e:
-        return f"Not saved: {e}."
-    READINGS.forget(state["id"])
+        reading = READINGS.take(state["id"])
+    except UnknownReading:
+        return "That reading has expired: press Read again, then correct it."
+    path = feedback.save(reading, state["id"], corrected)
     return f"Thank you: saved as `{path.name}` with the image that was read."
 
 
-def clear() -> tuple[str, str, list | None, str, str, str, dict | None, str]:
-    """Empty outputs for a new input: no old reading stays beside a new image."""
-    return (*CLEARED, "")
+# A new image empties the outputs in the browser at once (a server round trip could land
+# after the next reading): text, confidence, words, time, model, message, thanks, correction.
+CLEAR_JS = "() => ['', '', null, '', '', '', '', '']"
+
+
+def _public(location: str) -> str:
+    """Where the model came from, without the server's folders: a path shows its last part."""
+    where, _, commit = location.partition(" @ ")
+    if where.startswith(("/", ".")):
+        where = Path(where).name
+    return f"{where} @ {commit}" if commit else where
 
 
 def examples() -> list[tuple[str, str]]:
@@ -155,7 +166,7 @@ def build(about: str = "") -> gr.Blocks:
         )
         state = gr.State(None)
         with gr.Tabs():
-            with gr.Tab("Image"):
+            with gr.Tab("Image") as image_tab:
                 image = gr.Image(
                     sources=["upload", "clipboard", "webcam"],
                     type="numpy",
@@ -212,7 +223,10 @@ def build(about: str = "") -> gr.Blocks:
         draw_btn.click(read_drawing, canvas, outputs, api_name="read_drawing", preprocess=False)
         # A new image clears the old reading; the canvas changes with every stroke, so a
         # reading of it stays until the next one (a correction still checks the drawing).
-        image.change(clear, None, [*outputs, thanks], show_progress="hidden")
+        shown_outputs = [text, confidence, words, took, model, message, thanks, corrected]
+        image.change(None, None, shown_outputs, js=CLEAR_JS, show_progress="hidden")
+        for tab in (image_tab, write_tab):  # a reading belongs to the tab that made it
+            tab.select(lambda: None, None, state, queue=False)
         flag_btn.click(
             save_correction,
             [state, image, canvas, corrected],
@@ -236,7 +250,7 @@ def main() -> None:
         loaded = model.get()  # load before the first visitor, once per process
         log.info("model %s (%s) ready", loaded.name, loaded.revision)
         about = (
-            f"Model: {loaded.name} ({loaded.revision}), from {loaded.location}. "
+            f"Model: {loaded.name} ({loaded.revision}), from {_public(loaded.location)}. "
             f"{backend.accuracy_note()}"
         )
     demo = build(about)

@@ -78,6 +78,14 @@ def _png_b64(image: np.ndarray) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
+def _json_or_empty(data: bytes) -> dict:
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def _remote(url: str, image: np.ndarray) -> dict:
     """POST to the Lambda (function URL or the emulator's invoke endpoint)."""
     data = json.dumps({"image": _png_b64(image)}).encode()
@@ -87,17 +95,17 @@ def _remote(url: str, image: np.ndarray) -> dict:
     try:
         with urllib.request.urlopen(req, timeout=API_TIMEOUT_S) as resp:
             payload = json.loads(resp.read())
+        if "statusCode" in payload:  # the emulator wraps the handler's HTTP result
+            status, body = payload["statusCode"], json.loads(payload.get("body") or "{}")
+        else:
+            status, body = 200, payload
     except urllib.error.HTTPError as e:  # a function URL passes the handler's status through
-        payload = {"statusCode": e.code, "body": e.read().decode(errors="replace")}
-    except (urllib.error.URLError, TimeoutError, OSError) as e:
+        status, body = e.code, _json_or_empty(e.read())
+    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as e:
+        log.warning("recognition API %s failed: %s", url, e)  # details for the operator only
         raise ModelUnavailable(
-            f"the recognition API at {url} is not answering ({e}); try again later, "
-            "or unset MODEL_URL to run the model here"
+            "the recognition service is not answering; try again in a minute"
         ) from None
-    if "statusCode" in payload:  # the emulator wraps the handler's HTTP result
-        status, body = payload["statusCode"], json.loads(payload.get("body") or "{}")
-    else:
-        status, body = 200, payload
     if status != 200:
         err = BadRequest if status in (400, 413) else ServingError
         raise err(body.get("error") or body.get("message") or f"the API answered {status}")

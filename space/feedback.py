@@ -28,7 +28,7 @@ def save(reading: Reading, rid: str, corrected: str, folder: Path | None = None)
         raise ValueError("the correction is empty; type the text the image really shows")
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{time.strftime('%Y%m%d-%H%M%S')}-{rid[:12]}"
-    grey = Image.fromarray(reading.image).convert("L")
+    grey = Image.fromarray(reading.image)  # already grey on white paper
     write_with(folder / f"{name}.png", lambda p: grey.save(p, format="PNG"))
     meta = {
         "reading_id": rid,

@@ -10,8 +10,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 CAPACITY = 256  # readings kept per process; older ones expire first
+MAX_PIXELS = 64_000_000  # and at most this many kept pixels in all (a byte each)
 TTL_S = 3600.0  # a correction must come within this long of its reading
 
 
@@ -23,13 +25,21 @@ class UnknownReading(KeyError):
 class Reading:
     """One image as it was read, and what the model said of it."""
 
-    image: np.ndarray
+    image: np.ndarray  # (H, W) uint8 grey, transparency flattened onto white paper
     text: str
     confidence: float
     model: str
     revision: str
     digest: str
     at: float
+
+
+def grey(image: np.ndarray) -> np.ndarray:
+    """(H, W) uint8 grey of an L, RGB or RGBA array, transparent pixels as white paper."""
+    img = Image.fromarray(image)
+    if img.mode in ("RGBA", "LA"):
+        img = Image.alpha_composite(Image.new("RGBA", img.size, "white"), img.convert("RGBA"))
+    return np.asarray(img.convert("L"))
 
 
 def digest(image: np.ndarray) -> str:
@@ -42,21 +52,25 @@ def digest(image: np.ndarray) -> str:
 class Readings:
     """A bounded, expiring, thread-safe map from unguessable ids to readings."""
 
-    def __init__(self, capacity: int = CAPACITY, ttl_s: float = TTL_S) -> None:
-        self.capacity, self.ttl_s = capacity, ttl_s
+    def __init__(
+        self, capacity: int = CAPACITY, ttl_s: float = TTL_S, max_pixels: int = MAX_PIXELS
+    ) -> None:
+        self.capacity, self.ttl_s, self.max_pixels = capacity, ttl_s, max_pixels
         self._items: OrderedDict[str, Reading] = OrderedDict()
         self._lock = threading.Lock()
 
     def add(self, image: np.ndarray, text: str, confidence: float, model: str, rev: str) -> str:
-        """Keep a copy of `image` with its reading; returns the reading's id."""
-        kept = np.array(image, copy=True)
-        reading = Reading(kept, text, confidence, model, rev, digest(kept), time.time())
+        """Keep `image` (in grey) with its reading; returns the reading's id."""
+        reading = Reading(grey(image), text, confidence, model, rev, digest(image), time.time())
         rid = secrets.token_hex(16)
         with self._lock:
             self._items[rid] = reading
-            while len(self._items) > self.capacity:
+            while len(self._items) > self.capacity or self._pixels() > self.max_pixels:
                 self._items.popitem(last=False)
         return rid
+
+    def _pixels(self) -> int:
+        return sum(r.image.size for r in self._items.values())
 
     def get(self, rid: str | None) -> Reading:
         """The reading `rid` names; UnknownReading if there is none or it has expired."""
@@ -69,10 +83,13 @@ class Readings:
             raise UnknownReading(rid)
         return reading
 
-    def forget(self, rid: str) -> None:
-        """Drop a reading (its correction is saved: one correction per reading)."""
+    def take(self, rid: str | None) -> Reading:
+        """Remove and return the reading `rid` names: one correction per reading."""
+        reading = self.get(rid)
         with self._lock:
-            self._items.pop(rid, None)
+            if self._items.pop(rid or "", None) is None:  # another request took it first
+                raise UnknownReading(rid)
+        return reading
 
 
 READINGS = Readings()

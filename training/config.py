@@ -122,12 +122,19 @@ RETIRED = {
     "model": {"frames": 1, "dilation": []},
     "data": {"real_warp": 0.0, "real_band": 0.0},
 }
+RETIRED_SEQUENCES = ("lstm", "hybrid")
 LAST_WITH_RETIRED = "b037c45"
 
 
 def from_saved(data: dict[str, Any]) -> TrainConfig:
     """The TrainConfig of a checkpoint or model file, written by this or an earlier version."""
     data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    sequence = data.get("model", {}).get("sequence")
+    if sequence in RETIRED_SEQUENCES:
+        raise ConfigError(
+            f"model.sequence={sequence!r} was removed after commit {LAST_WITH_RETIRED}; "
+            f"use that commit (`git checkout {LAST_WITH_RETIRED}`) for this file"
+        )
     for section, keys in RETIRED.items():
         for key, default in keys.items():
             value = data.get(section, {}).pop(key, default)
@@ -189,9 +196,9 @@ def preset(name: str) -> TrainConfig:
         # 192 wide in the last stage
         cfg.model.channels = (16, 32, 64, 192)
         # One 3x3 conv in the last stage, not two: about half the network's FLOPs, so more
-        # steps in the time
-        # and a line served sooner; after 2 hours, with the LM, Copiste reads as well and
-        # Hooker nearly as well (why: experiments/training-runs.md, "One 3x3 convolution")
+        # steps in the time and a line served sooner; after 2 hours, with the LM, Copiste
+        # reads as well and Hooker nearly as well (why: experiments/training-runs.md,
+        # "One 3x3 convolution")
         cfg.model.depth = (1, 1, 2, 1)
         cfg.model.crop = True  # lines cropped to their ink: the ink, not the paper, fills them
         # Taller input reads better per step but makes each step dearer; 48 px, with channel

@@ -27,7 +27,7 @@ from training.callbacks import (
     ValidateAtTheEnd,
 )
 from training.cli import add_arguments, apply_overrides, load_yaml, to_dict
-from training.config import TrainConfig, preset
+from training.config import TrainConfig, from_saved, preset
 from training.data.datamodule import LineDataModule
 from training.module import LitRecognizer
 from training.runs import wandb_env, wandb_id
@@ -58,7 +58,9 @@ def resume_path(cfg: TrainConfig, last: Path) -> Path | None:
 def _check_same_model(cfg: TrainConfig, ckpt: Path) -> None:
     """A run continues only with the network it started with."""
     saved = torch.load(ckpt, map_location="cpu", weights_only=False, mmap=True)
-    before, now = saved.get("htr", {}).get("config", {}).get("model"), to_dict(cfg)["model"]
+    config = saved.get("htr", {}).get("config")
+    before = to_dict(from_saved(config))["model"] if config else None  # older runs' keys too
+    now = to_dict(cfg)["model"]
     if before != now:
         changed = sorted(k for k in now if before is None or before.get(k) != now[k])
         raise ConfigError(

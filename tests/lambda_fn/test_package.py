@@ -46,7 +46,8 @@ def test_dockerfile_copies_what_the_handler_needs_and_pins_the_weights():
     text = (ROOT / "lambda/Dockerfile").read_text()
     assert "FROM public.ecr.aws/lambda/python:3.11" in text
     assert "pip install --no-cache-dir -r ${LAMBDA_TASK_ROOT}/requirements.txt" in text
-    for copied in ("COPY serving/ ", "COPY lambda/handler.py ", "COPY lambda/requirements.txt "):
+    copies = ("COPY htr/ ", "COPY serving/ ", "COPY lambda/handler.py ")
+    for copied in (*copies, "COPY lambda/requirements.txt "):
         assert copied in text
     assert "revision=os.environ['MODEL_REVISION']" in text
     assert 'CMD ["handler.handler"]' in text

@@ -72,3 +72,18 @@ def test_pixel_limit_and_decompression_bomb():
     assert len(bomb) < 200_000
     with pytest.raises(TooLarge):
         decode_image(bomb)
+
+
+def test_a_phone_photo_is_read_upright_as_its_exif_says():
+    import io
+
+    from PIL import Image
+
+    from serving.images import decode_image
+
+    img = Image.new("L", (300, 40), 255)
+    exif = img.getexif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees to view
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", exif=exif.tobytes())
+    assert tuple(decode_image(buf.getvalue()).shape) == (300, 40)

@@ -75,8 +75,15 @@ def test_bad_inputs_say_what_to_do_without_server_paths(call, needle, tmp_path):
     assert str(tmp_path) not in note and "/tmp" not in note
 
 
-def test_new_input_clears_every_output():
-    assert app.clear() == ("", "", None, "", "", "", None, "")
+def test_new_input_clears_every_shown_output():
+    assert app.CLEAR_JS.count("''") + app.CLEAR_JS.count("null") == 8
+
+
+def test_the_page_names_the_model_source_without_server_folders():
+    assert app._public("/srv/x/.hub/htr-line-recognizer.git @ abc123") == (
+        "htr-line-recognizer.git @ abc123"
+    )
+    assert app._public("/srv/models/ref") == "ref" and app._public("org/name @ c") == "org/name @ c"
 
 
 def test_a_correction_is_stored_with_the_image_that_was_read(local):
@@ -145,7 +152,7 @@ def _closed_port() -> int:
 def test_backend_down_is_a_clear_message(monkeypatch):
     monkeypatch.setenv("MODEL_URL", f"http://127.0.0.1:{_closed_port()}/invoke")
     note = app.read_image(_line())[5]
-    assert "not answering" in note and "unset MODEL_URL" in note
+    assert "not answering" in note and "127.0.0.1" not in note
 
 
 @pytest.mark.slow
@@ -183,3 +190,13 @@ def test_the_accuracy_note_comes_from_the_published_eval(tiny_model_file, monkey
     finally:
         model.set_loader(None)
         (tiny_model_file.parent / "eval.json").unlink()
+
+
+def test_a_drawing_is_kept_as_ink_on_white_paper(local):
+    drawing = np.zeros((200, 1000, 4), np.uint8)  # transparent canvas
+    drawing[90:110, 100:900:7] = (0, 0, 0, 255)  # black strokes
+    canvas = {"background": None, "layers": [], "composite": drawing}
+    *_, state = app.read_drawing(canvas)
+    assert "saved" in app.save_correction(state, None, canvas, "a line")
+    kept = np.asarray(Image.open(next(local.glob("*.png"))))
+    assert kept.shape == (200, 1000) and kept[0, 0] == 255 and kept[100, 100] == 0

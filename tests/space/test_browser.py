@@ -136,9 +136,14 @@ def test_upload_and_read_then_correct(page):
     assert _wait_filled(page, "time").endswith("ms")
     assert _value(page, "confidence") != ""
     page.get_by_text("Wrong reading? Correct it").click()
-    page.fill("#correction textarea, #correction input", "a corrected line")
+    box = "#correction textarea, #correction input"
+    page.fill(box, "a corrected line")
+    assert page.input_value(box) == "a corrected line" and _value(page, "time").endswith("ms")
     page.click("#save-correction")
-    page.wait_for_selector("#thanks :text('saved as')", timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => document.querySelector('#thanks').innerText.trim() !== ''", timeout=WAIT_MS
+    )
+    assert "saved as" in page.inner_text("#thanks"), page.inner_text("#thanks")
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "space.png"), full_page=True)
     assert (SHOTS / "space.png").stat().st_size > 10_000
@@ -153,7 +158,7 @@ def test_upload_and_read_then_correct(page):
 def test_a_file_that_is_not_an_image_gets_a_clean_message(page, tmp_path):
     fake = tmp_path / "notes.png"
     fake.write_text("this is not an image")
-    page.locator("#line-image input[type=file]").set_input_files(str(fake))
+    _upload(page, fake)  # shown as a broken picture once it has arrived
     page.click("#read-image")
     page.wait_for_selector("#message :text('Cannot read this')", timeout=WAIT_MS)
     shown, body = page.inner_text("#message"), page.inner_text("body")

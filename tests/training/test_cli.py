@@ -136,3 +136,21 @@ def test_a_saved_config_with_a_removed_option_at_its_default_still_loads():
     saved["data"]["real_band"] = 0.15
     with pytest.raises(ConfigError, match=r"data\.real_band=0\.15 was removed.*git checkout"):
         from_saved(saved)
+
+
+def test_a_run_saved_with_removed_options_at_their_defaults_resumes(tiny):
+    import torch
+
+    from training.train import resume_path, train
+
+    cfg = tiny(trainer__max_steps=2)
+    train(cfg)
+    last = Path(cfg.log.root) / cfg.log.name / "checkpoints" / "last.ckpt"
+    saved = torch.load(last, map_location="cpu", weights_only=False)
+    saved["htr"]["config"]["model"].update(frames=1, dilation=[])  # as older versions wrote
+    torch.save(saved, last)
+    assert resume_path(tiny(trainer__max_steps=4), last) == last
+    saved["htr"]["config"]["model"]["sequence"] = "lstm"
+    torch.save(saved, last)
+    with pytest.raises(ConfigError, match=r"model.sequence='lstm' was removed.*b037c45"):
+        resume_path(tiny(trainer__max_steps=4), last)

@@ -82,12 +82,12 @@ def test_generator_is_fast_enough_to_feed_training():
     gen = SyntheticLines(SyntheticConfig(height=40), seed=0)
     for i in range(100):
         gen[i]
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # this process's CPU time: a busy neighbour does not count
     for i in range(200):
         gen[1000 + i]
-    rate = 200 / (time.perf_counter() - t0)
-    # One worker must outpace a CPU training step (about 100 lines/s); measured ~350 here.
-    assert rate > 100, f"{rate:.0f} lines/s"
+    rate = 200 / (time.process_time() - t0)
+    # One loader worker, given its core, must outpace a CPU training step (about 100 lines/s).
+    assert rate > 100, f"{rate:.0f} lines/s of CPU time"
 
 
 def test_no_glyph_is_cut_off_at_the_top_or_bottom():

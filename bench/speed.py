@@ -145,7 +145,7 @@ def cold_start(model_path: Path, tesseract_call_ms: float, runs: int = 3) -> dic
 
 def model_env(model_path: Path) -> dict[str, str]:
     """The environment of a runtime that serves `model_path`."""
-    return {**os.environ, "HTR_MODEL_PATH": str(model_path)}
+    return {**os.environ, "HTR_MODEL_PATH": str(model_path.resolve())}  # workers run elsewhere
 
 
 def sizes(model_path: Path) -> dict[str, int]:

@@ -1,7 +1,7 @@
-"""One-thread latency of exported files, timed in turns: `python -m experiments.latency A B`.
+"""One-thread latency of exported files, timed alternately: `python -m experiments.latency A B`.
 
 A shared machine's speed drifts within minutes (experiments/decoding.md), so two files are
-compared only when timed in turns on the same line: each round calls every file 10 times with
+compared only when timed alternately on the same line: each round calls every file 10 times with
 its own decoding (the LM beam search) and 10 times with best path, then moves to the next.
 The line is `make bench`'s (`bench.speed.reference_line`): the real validation line nearest
 64x1024 in proportions, scaled to it.

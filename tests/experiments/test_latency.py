@@ -1,4 +1,4 @@
-"""experiments.latency: exported files timed in turns on one line."""
+"""experiments.latency: exported files timed alternately on one line."""
 
 import json
 import shutil

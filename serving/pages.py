@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import torch
 
@@ -53,7 +54,7 @@ def read_page(image: torch.Tensor) -> dict:
             readings.extend(read(module, crops[start : start + MAX_BATCH]))
         t2 = time.perf_counter()
     calibrated = all(k for _, _, k, _ in readings)
-    lines = []
+    lines: list[dict[str, Any]] = []
     for i, ((polygon, baseline), (text, conf, _, words)) in enumerate(
         zip(found, readings, strict=True), 1
     ):

@@ -14,11 +14,12 @@ from recognizer.confidence import char_scores, forced_align, interp, line_score,
 from recognizer.ctc import greedy_decode
 from recognizer.fold import fold_batch_norm
 from recognizer.network import Recognizer
+from recognizer.page_finder import PageFinder, cut_line
 from recognizer.preprocess import fit_height, normalise_polarity, to_grey, to_ink
 
 
 class LinePredictor(nn.Module):
-    """Wraps a Recognizer with preprocessing, the character set and CTC decoding."""
+    """A Recognizer with preprocessing, charset, CTC decoding, and a page finder if any."""
 
     def __init__(
         self,
@@ -34,6 +35,7 @@ class LinePredictor(nn.Module):
         crop: bool = False,  # crop each line to its ink before scaling (model.crop)
         x_scale: float = 1.0,  # width factor after scaling to the height (model.x_scale)
         bf16: bool = False,  # run the network in bfloat16 where oneDNN supports it (decode.bf16)
+        finder: PageFinder | None = None,  # the page entry points answer only with one
     ) -> None:
         super().__init__()
         # NHWC conv weights and inputs: oneDNN's fast layout, as in training, and at batch 1
@@ -65,6 +67,7 @@ class LinePredictor(nn.Module):
         # uncalibrated. Why and how well: experiments/calibration.md.
         for name in ("calib_line_x", "calib_line_y", "calib_word_x", "calib_word_y"):
             self.register_buffer(name, torch.zeros(0, dtype=torch.float64))
+        self.finder = finder  # None: a constant TorchScript prunes the page branches on
         self.eval()  # serving only: dropout off, batch-norm statistics frozen
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -240,6 +243,48 @@ class LinePredictor(nn.Module):
         return self.predict_batch([image])[0]
 
     @torch.jit.export
+    def reads_pages(self) -> bool:
+        """Whether this file holds a line finder (`find_lines`, `read_page` answer)."""
+        return self.finder is not None
+
+    @torch.jit.export
+    def find_lines(self, image: torch.Tensor) -> List[Tuple[torch.Tensor, torch.Tensor]]:  # noqa: UP006
+        """Each line of a page image (as `predict` takes) as (polygon (P, 2), baseline (Q, 2))
+        in page pixels (x, y), in reading order; [] for a blank page."""
+        grey = to_grey(image)
+        if self.finder is not None:
+            return self.finder(grey)
+        raise RuntimeError("this model file has no line finder; export one with --finder")
+
+    @torch.jit.export
+    def cut_lines(
+        self,
+        image: torch.Tensor,
+        lines: List[Tuple[torch.Tensor, torch.Tensor]],  # noqa: UP006
+    ) -> List[torch.Tensor]:  # noqa: UP006
+        """Each found line cut from the page: its box, paper outside its polygon, uint8."""
+        grey = to_grey(image)
+        crops: List[torch.Tensor] = []  # noqa: UP006
+        for polygon, _ in lines:
+            crops.append(cut_line(grey, polygon))
+        return crops
+
+    @torch.jit.export
+    def read_page(
+        self, image: torch.Tensor
+    ) -> List[Tuple[torch.Tensor, torch.Tensor, str, float, bool, List[Tuple[str, float]]]]:  # noqa: UP006
+        """Polygon, baseline and `read_lines`' reading of each line of a page, in order."""
+        lines = self.find_lines(image)
+        crops = self.cut_lines(image, lines)
+        out: List[Tuple[torch.Tensor, torch.Tensor, str, float, bool, List[Tuple[str, float]]]] = []  # noqa: UP006, E501
+        for start in range(0, len(crops), 32):  # bounded memory on a 100-line register
+            readings = self.read_lines(crops[start : start + 32])
+            for i, (text, conf, calibrated, words) in enumerate(readings):
+                polygon, baseline = lines[start + i]
+                out.append((polygon, baseline, text, conf, calibrated, words))
+        return out
+
+    @torch.jit.export
     def warmup(self) -> int:
         """Run a few requests so that the first real one is not the slow one."""
         blank = torch.full([64, 512], 255, dtype=torch.uint8)
@@ -247,5 +292,7 @@ class LinePredictor(nn.Module):
         for _ in range(3):
             self.predict_batch([blank, blank[:, :200]])
             self.read_lines([blank[:, :300]])
+            if self.finder is not None:
+                self.find_lines(torch.full([400, 300], 255, dtype=torch.uint8))
             n += 1
         return n

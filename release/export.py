@@ -1,7 +1,8 @@
 """Export a checkpoint to the serving contract: `python -m release.export CHECKPOINT`.
 
-Writes model_repo/model.pt (TorchScript: preprocessing, network, charset, CTC decoding, and
-the confidence calibration fitted on the run's validation lines: release.calibration) and
+Writes model_repo/model.pt (TorchScript: preprocessing, network, charset, CTC decoding, the
+confidence calibration fitted on the run's validation lines (release.calibration) and, with
+--finder, the line finder that reads whole pages) and
 model_repo/config.json, only after the scripted module is shown to agree with the eager one.
 """
 
@@ -22,9 +23,11 @@ import torch
 from htr.atomic import write_text, write_with
 from htr.errors import DataError, InternalError
 from recognizer.network import Recognizer, count_parameters
+from recognizer.page_finder import PageFinder
 from recognizer.predictor import LinePredictor
 from recognizer.preprocess import MAX_WIDTH
 from release import calibration
+from release.finder_export import load_finder, verify_pages
 from training.cli import add_arguments, apply_overrides, run_command, to_dict
 from training.config import TrainConfig, from_saved
 from training.data.charset import Charset
@@ -178,12 +181,19 @@ def _already_exported(out_dir: Path, meta: dict[str, Any], calibrate: bool) -> b
         old.get("version") == meta["version"]
         and old.get("decode") == meta["decode"]
         and calibrated == calibrate  # a file from before calibration is exported again
+        and _finder_digest(old) == _finder_digest(meta)
     )
 
 
-def predictor(cfg: TrainConfig, model: Recognizer, meta: dict[str, Any]) -> LinePredictor:
+def _finder_digest(meta: dict[str, Any]) -> str:
+    return (meta.get("finder") or {}).get("checkpoint_sha256", "")
+
+
+def predictor(
+    cfg: TrainConfig, model: Recognizer, meta: dict[str, Any], finder: PageFinder | None = None
+) -> LinePredictor:
     """The serving module of a network, with the LM of cfg.decode built from the run's
-    training text (meta gains its size and is embedded as JSON)."""
+    training text (meta gains its size and is embedded as JSON), and the line finder if any."""
     d = cfg.decode
     lm = None
     if d.beam > 0:
@@ -203,6 +213,7 @@ def predictor(cfg: TrainConfig, model: Recognizer, meta: dict[str, Any]) -> Line
         crop=cfg.model.crop,
         x_scale=cfg.model.x_scale,
         bf16=d.bf16,
+        finder=finder,
     )
 
 
@@ -211,18 +222,21 @@ def export(
     out_dir: Path = Path("model_repo"),
     decode: dict[str, Any] | None = None,
     calibrate: bool = True,
+    finder: Path | None = None,
 ) -> Path:
     """Script, calibrate, verify, warm and write model.pt and config.json into `out_dir`;
-    `decode` overrides fields of the checkpoint's DecodeConfig (e.g. {"beam": 0})."""
+    `decode` overrides fields of the checkpoint's DecodeConfig (e.g. {"beam": 0}); with a
+    `finder` checkpoint the file reads whole pages too."""
     cfg, model = load_checkpoint(checkpoint)
     cfg.decode = apply_overrides(cfg.decode, decode or {})
     meta = metadata(cfg, model, checkpoint)
+    page_finder, meta["finder"] = load_finder(finder) if finder else (None, None)
     if _already_exported(out_dir, meta, calibrate):
         # TorchScript files differ byte-wise between two saves of the same module: keeping
         # the first makes re-running `make demo` publish nothing new.
         log.info("%s already holds version %s; nothing to do", out_dir, meta["version"])
         return out_dir / "model.pt"
-    eager = predictor(cfg, model, meta)
+    eager = predictor(cfg, model, meta, page_finder)
     scripted = torch.jit.script(eager)
     if calibrate:  # confidence as the probability of a line read with CER <= 10%
         meta["calibration"] = calibration.calibrate(cfg, eager, scripted)
@@ -230,6 +244,8 @@ def export(
         scripted.meta_json = eager.meta_json
     meta_json = eager.meta_json
     verify(eager, scripted)
+    if page_finder is not None:
+        verify_pages(eager, scripted)
     scripted.warmup()
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "model.pt"
@@ -256,11 +272,17 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="leave the confidence raw (skips reading the validation lines)",
     )
+    p.add_argument(
+        "--finder",
+        type=Path,
+        help="a line-finder checkpoint (python -m training.finder): the file reads pages too",
+    )
     add_arguments(p, DecodeConfig, "decode.")  # default: the checkpoint's own decode config
     args = vars(p.parse_args(argv))
     checkpoint, out, calibrate = args.pop("checkpoint"), args.pop("out"), args.pop("calibrate")
+    finder = args.pop("finder")
     decode = {k.removeprefix("decode."): v for k, v in args.items()}
-    return run_command(log, lambda: export(checkpoint, out, decode, calibrate))
+    return run_command(log, lambda: export(checkpoint, out, decode, calibrate, finder))
 
 
 if __name__ == "__main__":

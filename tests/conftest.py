@@ -62,8 +62,27 @@ def tiny(tmp_path: Path):
     return make
 
 
+# The tiny line finder: a page scaled to 256 px, four channels per level.
+TINY_FINDER = {"size": 256, "channels": (4, 4, 4, 4), "dilations": (1, 2)}
+
+
+def write_finder_checkpoint(path: Path, **model: object) -> Path:
+    """A randomly initialised line-finder checkpoint, as `python -m training.finder` saves."""
+    import torch
+
+    from recognizer.finder import FinderConfig, FinderNet
+    from training.cli import to_dict
+
+    config = FinderConfig(**{**TINY_FINDER, **model})  # type: ignore[arg-type]
+    state = {f"net.{k}": v for k, v in FinderNet(config).state_dict().items()}
+    saved = {"kind": "finder", "config": {"model": to_dict(config)}}
+    torch.save({"state_dict": state, "htr": saved}, path)
+    return path
+
+
 def _tiny_export(folder: Path) -> Path:
-    """A small randomly initialised model.pt, exported through the real export path."""
+    """A small randomly initialised model.pt with a tiny line finder, exported through the
+    real export path."""
     import torch
 
     from release.export import export
@@ -76,7 +95,8 @@ def _tiny_export(folder: Path) -> Path:
     torch.save(
         {"state_dict": LitRecognizer(cfg).state_dict(), "htr": {"config": to_dict(cfg)}}, ckpt
     )
-    return export(ckpt, folder / "model_repo")
+    finder = write_finder_checkpoint(folder / "finder.ckpt")
+    return export(ckpt, folder / "model_repo", finder=finder)
 
 
 @pytest.fixture(scope="session")
@@ -161,3 +181,42 @@ def _running_lambda(lr, model_file: Path, workers: int = 1):
             p.terminate()
             p.wait(timeout=10)
         server.shutdown()
+
+
+class FakePageReader:
+    """A model file's page entry points without a network (docs/pages.md): it finds one line
+    per text in `texts`, 40 px apart down the page, and reads each as its text."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+
+    def reads_pages(self) -> bool:
+        return True
+
+    def find_lines(self, image):
+        import torch
+
+        height, width = int(image.shape[0]), int(image.shape[1])
+        found = []
+        for top in range(10, 10 + 40 * len(self.texts), 40)[: max(0, (height - 40) // 40)]:
+            box = [[5, top], [width - 5, top], [width - 5, top + 30], [5, top + 30]]
+            base = [[6, top + 25], [width // 2, top + 26], [width - 6, top + 25]]
+            found.append((torch.tensor(box, dtype=torch.float32), torch.tensor(base) * 1.0))
+        return found
+
+    def cut_lines(self, image, lines):
+        return [image[int(p[0, 1]) : int(p[2, 1]), int(p[0, 0]) : int(p[1, 0])] for p, _ in lines]
+
+    def read_lines(self, images):
+        return [(t, 0.75, True, [(w, 0.5) for w in t.split()]) for t in self.texts[: len(images)]]
+
+
+@pytest.fixture
+def fake_page_model():
+    """The serving core's model replaced by a FakePageReader (its `texts` may be changed)."""
+    from serving import model
+
+    reader = FakePageReader(["Le dzé réfléchi", 'a <&"> b'])
+    model.set_loader(lambda: model.LoadedModel(reader, "fake-pages", "r1", 0.25))
+    yield reader
+    model.set_loader(None)

@@ -102,9 +102,12 @@ quick: setup
 train: setup
 	$(BIN)/python -m training.train --preset full
 
+# The newest line finder of runs/finder goes in too, when there is one: the file then reads pages.
 RUN ?= quick
+FINDER ?= $(firstword $(shell ls -t runs/finder/checkpoints/best-*.ckpt 2>/dev/null))
 export-model: venv
-	$(BIN)/python -m release.export $$(ls -t runs/$(RUN)/checkpoints/best-*.ckpt | head -1)
+	$(BIN)/python -m release.export $$(ls -t runs/$(RUN)/checkpoints/best-*.ckpt | head -1) \
+	  $(if $(FINDER),--finder $(FINDER))
 	$(BIN)/python -m release.evaluate
 
 publish: venv

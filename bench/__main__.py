@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from bench import lambda_load, quality, report, speed, tesseract
+from bench import lambda_load, pages, quality, report, speed, tesseract
 from htr.atomic import write_text
 from htr.errors import ConfigError
 from release.export import git_commit
@@ -111,6 +111,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     r["train_steps"] = args.train_steps
     env = speed.model_env(path)
     r["lambda_load"] = lambda_load.run(args.levels, args.requests, 2, cold=False, env=env)
+    skip = {"skipped": "--no-pages"}
+    r["pages"] = pages.run(model, args.out_dir, jobs, tol=args.page_tol) if args.pages else skip
     r["runs"] = finished_runs(args.runs)
     r["seconds"] = round(time.perf_counter() - t0, 1)
     r["targets"] = report.targets(r)
@@ -136,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=60, help="Lambda requests per level")
     p.add_argument("--out-dir", type=Path, default=ROOT)
     p.add_argument("--runs", type=Path, default=ROOT / "runs", help="training runs to report")
+    p.add_argument("--pages", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--page-tol", type=float, default=10.0, help="baseline tolerance, px")
     args = p.parse_args(argv)
     return run_command(log, lambda: run(args))
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
+from bench import report_pages
 from bench.quality import Example
 from htr.atomic import write_with
 
@@ -153,7 +154,7 @@ def markdown(r: dict[str, Any]) -> str:
             f"| training, `{preset}` preset, {r['machine']['cores']} cores "
             f"({r['train_steps']}-step probe, one run) | {value} | n/a (not trainable) |"
         )
-    out += _lambda(r["lambda_load"]) + _runs(r["runs"])
+    out += _lambda(r["lambda_load"]) + _runs(r["runs"]) + report_pages.section(r.get("pages", {}))
     out += ["", "## Targets", "", "| target | measured | met |"]
     out.append("| --- | ---: | --- |")
     out += [

@@ -57,6 +57,7 @@ def test_bench_writes_markdown_json_and_picture(tiny_model_file, tmp_path, doc_s
     assert "## Confidence calibration" in md and "| letters-val-000 | 6 |" in md
     assert "letters-val-000: confidence ECE ≤ 0.05" in [t["target"] for t in r["targets"]]
     assert (tmp_path / "bench/calibration.png").stat().st_size > 1000
+    assert r["pages"]["skipped"] and "## Whole pages" in md  # no page shards beside tmp_path
 
 
 def test_targets_read_the_measured_values():

@@ -146,14 +146,35 @@ def from_saved(data: dict[str, Any]) -> TrainConfig:
     return from_dict(TrainConfig, data)
 
 
-def _real(split: str, weights: dict[str, float] | None = None) -> list[SourceConfig]:
+# Every real source of ../shared/data/lines, and each one's share of the training lines drawn
+# (with the synthetic share, they sum to 1): Copiste and Hooker keep most, since their val sets
+# carry the copiste and hooker targets; the HTR-United sets bring the other hands and periods
+# the unseen-writer sets are made of. These shares are a starting point, not yet a measured
+# choice: experiments/training-runs.md, "Every source".
+REAL_TRAIN = {
+    "copiste": 0.25,
+    "hooker": 0.3,
+    "poilus": 0.06,
+    "cremma18": 0.04,
+    "cremma19": 0.06,
+    "cremma20": 0.02,
+    "lectaurep": 0.07,
+}
+REAL_VAL = ("copiste", "hooker", "poilus", "cremma18", "cremma19", "lectaurep")
+
+
+def _real(split: str, weights: dict[str, float]) -> list[SourceConfig]:
+    """One source per set of a split; val sets are named like their shards (`copiste-val`),
+    the names training.val_sets averages."""
     root = "../shared/data/lines"
-    w = weights or {}
     return [
         SourceConfig(
-            f"{root}/{name}-{split}-*.tar", split=split, weight=w.get(name, 1.0), name=name
+            f"{root}/{name}-{split}-*.tar",
+            split=split,
+            weight=weight,
+            name=f"{name}-val" if split == "val" else name,
         )
-        for name in ("copiste", "hooker")
+        for name, weight in weights.items()
     ]
 
 
@@ -174,13 +195,10 @@ def preset(name: str) -> TrainConfig:
         cfg.trainer.max_steps = 3300
     elif name == "full":
         cfg = TrainConfig()
-        # Half of the training lines from Hooker, the harder set (one writer's dense cursive):
-        # with model.crop, lower hooker-val CER at every step, Copiste level
-        # (experiments/training-runs.md, "Cropped lines and more Hooker")
         cfg.data.sources = [
             SourceConfig(weight=0.2),
-            *_real("train", {"copiste": 0.3, "hooker": 0.5}),
-            *_real("val"),
+            *_real("train", REAL_TRAIN),
+            *_real("val", dict.fromkeys(REAL_VAL, 1.0)),
         ]
         # lines between validations: each reads every val line, so a long epoch keeps that
         # cost a small share of the run (experiments/training-runs.md, "How often the presets")

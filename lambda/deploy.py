@@ -28,8 +28,10 @@ class DeployConfig:
     image_uri: str = ""  # ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG (built from Dockerfile)
     role_arn: str = ""  # execution role with AWSLambdaBasicExecutionRole
     repository: str = "htr-line-recognizer"  # ECR repository to ensure
-    memory_mb: int = 2048  # CPU share grows with memory: 2 GB gives about 1.2 vCPU
-    timeout_s: int = 30  # the default 3 s would cut the cold start (model load and warm-up)
+    # Lambda's CPU share grows with memory; a page request finds and reads every line of the
+    # page in one invocation, so it gets the share that reads a 20-line page in time.
+    memory_mb: int = 3008
+    timeout_s: int = 60  # a cold start (model load, warm-up) and then a whole page
     architecture: str = "x86_64"  # x86_64 | arm64 (the image must be built for it)
     url_auth: str = "AWS_IAM"  # AWS_IAM | NONE (public)
     region: str = "us-east-1"
@@ -135,8 +137,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--role", required=True, dest="role_arn")
     p.add_argument("--function-name", default=d.function_name)
     p.add_argument("--repository", default=d.repository)
-    p.add_argument("--memory", type=int, default=d.memory_mb, dest="memory_mb")
-    p.add_argument("--timeout", type=int, default=d.timeout_s, dest="timeout_s")
+    p.add_argument(
+        "--memory",
+        type=int,
+        default=d.memory_mb,
+        dest="memory_mb",
+        help=f"function memory in MB (default {d.memory_mb}): Lambda gives CPU in proportion, "
+        'and {"page": ...} requests read every line of a page in one call; 2048 suffices '
+        "for line requests only",
+    )
+    p.add_argument(
+        "--timeout",
+        type=int,
+        default=d.timeout_s,
+        dest="timeout_s",
+        help=f"seconds per invocation (default {d.timeout_s}): a cold start plus a whole "
+        "page's finding and reading; line requests alone fit in 30",
+    )
     p.add_argument("--architecture", choices=("x86_64", "arm64"), default=d.architecture)
     p.add_argument("--url-auth", choices=("AWS_IAM", "NONE"), default=d.url_auth)
     p.add_argument("--region", default=d.region)

@@ -1,10 +1,12 @@
 """AWS Lambda handler: direct invocations and function URL / API Gateway (payload 2.0) events.
 
-Request: {"image": "<base64 or data URL>"} or {"images": [...]}. Response: statusCode, JSON
-headers and a JSON body with pred (or preds), confidence(s), model, revision and timing; the
-request that loaded the model adds timing_ms.load. With HTR_LOAD_AT_INIT=1 the model loads
-while Lambda imports this module (its INIT phase), so no request pays for it; without it the
-first request loads it.
+Request: {"image": "<base64 or data URL>"} or {"images": [...]} for text lines, or
+{"page": "<base64>"} for a whole page. Response: statusCode, JSON headers and a JSON body: for
+lines pred (or preds), confidence(s), model, revision and timing; for a page the page dict of
+docs/pages.md (lines with polygon, baseline, text, confidence; text; timing). The request that
+loaded the model adds timing_ms.load. With HTR_LOAD_AT_INIT=1 the model loads while Lambda
+imports this module (its INIT phase), so no request pays for it; without it the first request
+loads it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from typing import Any
 
 from serving import model as model_store
 from serving.errors import BadRequest, ServingError, TooLarge
-from serving.images import MAX_BYTES, b64_to_bytes, decode_image
+from serving.images import MAX_BYTES, PAGE_REMEDY, b64_to_bytes, decode_image
+from serving.pages import MAX_PAGE_PIXELS, read_page
 from serving.recognize import MAX_BATCH, recognize
 
 log = logging.getLogger("handler")
@@ -28,7 +31,8 @@ HEADERS = {"Content-Type": "application/json"}
 LOAD_AT_INIT = "HTR_LOAD_AT_INIT"
 ONE = '{"image": "<base64 of a PNG or JPEG line image>"}'
 MANY = '{"images": ["<base64>", "<base64>"]}'
-SEND = f"send {ONE} or {MANY}"
+PAGE = '{"page": "<base64 of a PNG or JPEG page scan>"}'
+SEND = f"send {ONE}, {MANY} or {PAGE}"
 # recognize()'s per-image lists and their names in a single-image response.
 SINGLE = {"preds": "pred", "confidences": "confidence", "words": "words", "unsure": "unsure"}
 _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
@@ -83,12 +87,15 @@ def _payload(event: Any) -> dict[str, Any]:
     return data
 
 
-def _decode(value: object, name: str, example: str, in_batch: bool) -> Any:
-    """One image field's value to a tensor; a batch's errors say which image."""
+def _decode(value: object, name: str, example: str, in_batch: bool, page: bool = False) -> Any:
+    """One image field's value to a tensor (a page within the page limits); a batch's errors
+    say which image."""
     if not isinstance(value, str) or not value:
         what = "an empty string" if value == "" else _json_type(value)
         raise BadRequest(f"{name} is {what}; send a base64 string, as in {example}")
     try:
+        if page:
+            return decode_image(b64_to_bytes(value), MAX_PAGE_PIXELS, PAGE_REMEDY)
         return decode_image(b64_to_bytes(value))
     except ServingError as e:
         if not in_batch:  # the message already says "image"
@@ -110,7 +117,7 @@ def _images(data: dict[str, Any]) -> tuple[list[Any], bool]:
         return [_decode(data["image"], '"image"', ONE, False)], False
     keys = [json.dumps(str(k)[:40]) for k in list(data)[:5]] + (["..."] if len(data) > 5 else [])
     got = f"its fields: {', '.join(keys)}" if keys else "it is an empty object"
-    raise BadRequest(f'no "image" or "images" field in the request ({got}); {SEND}')
+    raise BadRequest(f'no "image", "images" or "page" field in the request ({got}); {SEND}')
 
 
 def _load_ms() -> float | None:
@@ -131,13 +138,27 @@ def _single(out: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _answer(data: dict[str, Any]) -> dict[str, Any]:
+    """The response body: the page dict, a batch's readings, or one line's reading."""
+    if "page" in data:
+        others = [f'"{k}"' for k in ("image", "images") if k in data]
+        if others:
+            raise BadRequest(
+                f'"page" and {" and ".join(others)} in one request; send one of them: '
+                f"{PAGE} for a page, or {ONE} for a line"
+            )
+        return read_page(_decode(data["page"], '"page"', PAGE, False, page=True))
+    images, batch = _images(data)
+    out = recognize(images)
+    return out if batch else _single(out)
+
+
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """Lambda entry point."""
     t0 = time.perf_counter()
     request_id = getattr(context, "aws_request_id", "local")
     try:
-        images, batch = _images(_payload(event))
-        out = recognize(images)
+        out = _answer(_payload(event))
         load_ms = _load_ms()
     except ServingError as e:
         log.info("request %s refused (%d): %s", request_id, e.status, e)
@@ -153,7 +174,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         out["timing_ms"]["load"] = load_ms
     out["timing_ms"]["total"] = round((time.perf_counter() - t0) * 1000, 1)
     out["request_id"] = request_id
-    return _response(200, out if batch else _single(out))
+    return _response(200, out)
 
 
 def _load_at_init() -> None:

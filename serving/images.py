@@ -16,6 +16,8 @@ from serving.errors import BadRequest, TooLarge
 
 MAX_PIXELS = 16_000_000  # 4000 x 4000: far beyond any text line, far below a bomb
 MAX_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
+LINE_REMEDY = "crop to the text line or scale it down"
+PAGE_REMEDY = "scale the page down, e.g. to a long side of 1600-4000 px"
 _DATA_URL = re.compile(r"^data:image/[\w.+-]+;base64,", re.IGNORECASE)
 
 
@@ -38,8 +40,11 @@ def b64_to_bytes(text: object) -> bytes:
         ) from None
 
 
-def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
-    """PNG/JPEG/WebP/... bytes -> uint8 tensor HxW, HxWx3 or HxWx4 (within `max_pixels`)."""
+def decode_image(
+    data: bytes, max_pixels: int = MAX_PIXELS, remedy: str = LINE_REMEDY
+) -> torch.Tensor:
+    """PNG/JPEG/WebP/... bytes -> uint8 tensor HxW, HxWx3 or HxWx4 (within `max_pixels`);
+    `remedy` ends the message of an image over it (pages are scaled down, not cropped)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -50,7 +55,7 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
             if w * h > max_pixels:
                 raise TooLarge(
                     f"image is {w}x{h} = {w * h:,} pixels, over the limit of "
-                    f"{max_pixels:,}; crop to the text line or scale it down"
+                    f"{max_pixels:,}; {remedy}"
                 )
             img.load()
             upright = ImageOps.exif_transpose(img)  # phone photos: as their EXIF says

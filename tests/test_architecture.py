@@ -22,6 +22,10 @@ ALLOWED = {
     "lambda": {"htr", "serving"},
 }
 OURS = set(ALLOWED) | {"bench", "experiments", "tests"}
+# The one exception: htr/__main__.py is the user's command (`python -m htr read`, a folder of
+# scans into text, PAGE-XML and ALTO), which only dispatches to serving.folder; nothing imports
+# it, so the shared package itself still reaches no side.
+EXCEPTIONS = {"htr/__main__.py": {"serving"}}
 
 
 def _sources(folder: str) -> list[Path]:
@@ -41,11 +45,12 @@ def _imported_packages(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("folder", sorted(ALLOWED))
 def test_each_folder_imports_only_what_it_may(folder):
-    wrong = {
-        str(p.relative_to(ROOT)): sorted(bad)
-        for p in _sources(folder)
-        if (bad := _imported_packages(p) - ALLOWED[folder] - {folder})
-    }
+    wrong = {}
+    for p in _sources(folder):
+        rel = p.relative_to(ROOT).as_posix()
+        bad = _imported_packages(p) - ALLOWED[folder] - {folder} - EXCEPTIONS.get(rel, set())
+        if bad:
+            wrong[rel] = sorted(bad)
     assert not wrong, f"imports across the model-file boundary: {wrong}"
 
 

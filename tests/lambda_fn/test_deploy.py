@@ -86,7 +86,7 @@ def test_first_deploy_creates_everything(aws):
     assert out["function_arn"].endswith(":function:htr-a") and out["function_url"]
     lam = boto3.client("lambda", endpoint_url=moto_url, region_name="us-east-1")
     conf = lam.get_function(FunctionName="htr-a")["Configuration"]
-    assert conf["PackageType"] == "Image" and conf["Timeout"] == 30 and conf["MemorySize"] == 2048
+    assert conf["PackageType"] == "Image" and conf["Timeout"] == 60 and conf["MemorySize"] == 3008
     assert lam.get_function_url_config(FunctionName="htr-a")["AuthType"] == "NONE"
     policy = json.loads(lam.get_policy(FunctionName="htr-a")["Policy"])
     assert any(s["Sid"] == "FunctionURLAllowPublicAccess" for s in policy["Statement"])
@@ -96,11 +96,18 @@ def test_second_deploy_updates_in_place(aws):
     moto_url, role = aws
     first = dep.deploy(_config(moto_url, role, function_name="htr-b"), {"smoke": True})
     second = dep.deploy(
-        _config(moto_url, role, function_name="htr-b", memory_mb=3008, timeout_s=60),
+        _config(moto_url, role, function_name="htr-b", memory_mb=2048, timeout_s=30),
         {"smoke": True},
     )
     assert first == second
     lam = boto3.client("lambda", endpoint_url=moto_url, region_name="us-east-1")
     conf = lam.get_function(FunctionName="htr-b")["Configuration"]
-    assert conf["MemorySize"] == 3008 and conf["Timeout"] == 60
+    assert conf["MemorySize"] == 2048 and conf["Timeout"] == 30
     assert lam.get_function_url_config(FunctionName="htr-b")["AuthType"] == "AWS_IAM"
+
+
+def test_help_documents_the_page_sized_defaults(capsys):
+    with pytest.raises(SystemExit):
+        dep.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "default 3008" in text and "default 60" in text and '{"page": ...}' in text

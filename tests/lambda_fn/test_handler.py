@@ -59,7 +59,7 @@ def test_batch_events(served_model, name, n):
     "name, needle",
     [
         ("malformed_json.json", "not valid JSON"),
-        ("missing_field.json", 'no "image" or "images" field'),
+        ("missing_field.json", 'no "image", "images" or "page" field'),
         ("bad_base64.json", "not valid base64"),
         ("not_an_image.json", "not a readable image"),
         ("images_not_a_list.json", '"images" is a string'),
@@ -72,8 +72,9 @@ def test_bad_requests_get_400_saying_what_to_send(served_model, name, needle):
 
 
 MISSING_FIELD = (
-    'no "image" or "images" field in the request (its fields: "picture"); send '
-    '{"image": "<base64 of a PNG or JPEG line image>"} or {"images": ["<base64>", "<base64>"]}'
+    'no "image", "images" or "page" field in the request (its fields: "picture"); send '
+    '{"image": "<base64 of a PNG or JPEG line image>"}, {"images": ["<base64>", "<base64>"]} '
+    'or {"page": "<base64 of a PNG or JPEG page scan>"}'
 )
 
 
@@ -108,6 +109,10 @@ BAD_EVENTS = [
     {"body": "[1, 2]", "isBase64Encoded": False},
     {"body": "{not json", "isBase64Encoded": False},
     {"body": "@@@", "isBase64Encoded": True},
+    {"page": ""},
+    {"page": 7},
+    {"page": "iVBORw0KGgo=", "image": "iVBORw0KGgo="},
+    {"page": "iVBORw0KGgo=", "images": ["iVBORw0KGgo="]},
 ]
 
 

@@ -53,6 +53,7 @@ def api(tiny_model_file, running_lambda):
         ("missing_field.json", 400),
         ("bad_base64.json", 400),
         ("not_an_image.json", 400),
+        ("page.json", 200),
     ],
 )
 def test_fixtures_through_awslambdaric(api, name, status):

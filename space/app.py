@@ -17,7 +17,7 @@ import gradio as gr  # noqa: E402
 
 from serving.errors import ServingError  # noqa: E402
 from serving.recognize import UNSURE_BELOW  # noqa: E402
-from space import backend, feedback, inputs  # noqa: E402
+from space import backend, feedback, inputs, page_tab, page_view  # noqa: E402
 from space.readings import READINGS, UnknownReading, digest  # noqa: E402
 
 log = logging.getLogger("space")
@@ -68,12 +68,16 @@ def _words(out: dict) -> list[tuple[str, str | None]] | None:
 
 
 def _read(image: np.ndarray, tab: str) -> Outputs:
+    page = page_view.looks_like_page(image)  # never a silent one-letter reading of a page
+    if page and (as_page := page_tab.in_line_tab(image)) is not None:
+        return as_page
     try:
         out = backend.read(image)
     except ServingError as e:
         return _problem(f"{str(e)[:1].upper()}{str(e)[1:]}.")
     rid = READINGS.add(image, out["pred"], float(out["confidence"]), out["model"], out["revision"])
     confidence, note = _confidence(out)
+    note = f"{page_tab.not_a_line(image)} {note}" if page else note
     timing = f"{out['timing_ms'].get('total', out['timing_ms']['predict']):.0f} ms"
     model = f"{out['model']} ({out['revision']})"
     return out["pred"], confidence, _words(out), timing, model, note, {"id": rid, "tab": tab}
@@ -201,22 +205,24 @@ def build(about: str = "") -> gr.Blocks:
                     elem_id="canvas",
                 )
                 draw_btn = gr.Button("Read drawing", variant="primary", elem_id="read-drawing")
-        message = gr.Markdown(elem_id="message")
-        text = gr.Textbox(label="Text", buttons=["copy"], elem_id="text")
-        words = gr.HighlightedText(
-            label="Words (uncertain ones marked)",
-            color_map={"unsure": "orange"},
-            combine_adjacent=False,
-            elem_id="words",
-        )
-        with gr.Row():
-            confidence = gr.Textbox(label="Confidence", elem_id="confidence")
-            took = gr.Textbox(label="Time", elem_id="time")
-            model = gr.Textbox(label="Model and revision", elem_id="model")
-        with gr.Accordion("Wrong reading? Correct it", open=False):
-            corrected = gr.Textbox(label="The right text", elem_id="correction")
-            flag_btn = gr.Button("Save correction", elem_id="save-correction")
-            thanks = gr.Markdown(elem_id="thanks")
+            pages = page_tab.build_tab()
+        with gr.Column() as line_outputs:  # the line tabs' outputs, hidden on the Page tab
+            message = gr.Markdown(elem_id="message")
+            text = gr.Textbox(label="Text", buttons=["copy"], elem_id="text")
+            words = gr.HighlightedText(
+                label="Words (uncertain ones marked)",
+                color_map={"unsure": "orange"},
+                combine_adjacent=False,
+                elem_id="words",
+            )
+            with gr.Row():
+                confidence = gr.Textbox(label="Confidence", elem_id="confidence")
+                took = gr.Textbox(label="Time", elem_id="time")
+                model = gr.Textbox(label="Model and revision", elem_id="model")
+            with gr.Accordion("Wrong reading? Correct it", open=False):
+                corrected = gr.Textbox(label="The right text", elem_id="correction")
+                flag_btn = gr.Button("Save correction", elem_id="save-correction")
+                thanks = gr.Markdown(elem_id="thanks")
         outputs = [text, confidence, words, took, model, message, state]
         # preprocess=False: our own decoding, with clear messages and no server paths
         read_btn.click(read_image, image, outputs, api_name="read_image", preprocess=False)
@@ -226,7 +232,12 @@ def build(about: str = "") -> gr.Blocks:
         shown_outputs = [text, confidence, words, took, model, message, thanks, corrected]
         image.change(None, None, shown_outputs, js=CLEAR_JS, show_progress="hidden")
         for tab in (image_tab, write_tab):  # a reading belongs to the tab that made it
-            tab.select(lambda: None, None, state, queue=False)
+            tab.select(
+                lambda: (None, gr.update(visible=True)), None, [state, line_outputs], queue=False
+            )
+        pages.select(
+            lambda: (None, gr.update(visible=False)), None, [state, line_outputs], queue=False
+        )
         flag_btn.click(
             save_correction,
             [state, image, canvas, corrected],

@@ -15,7 +15,9 @@ import torch
 from PIL import Image
 
 from serving import model as model_store
+from serving import pages
 from serving.errors import BadRequest, ModelUnavailable, ServingError
+from serving.images import MAX_BYTES
 from serving.recognize import recognize
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,21 @@ def read(image: np.ndarray) -> dict:
     }
 
 
+def reads_pages() -> bool:
+    """Whether a page can be sent: the local file holds a finder; an API says so itself."""
+    if os.environ.get("MODEL_URL"):
+        return True  # a lines-only API answers 400 with its own remedy
+    return pages.reads_pages(model_store.get().module)
+
+
+def read_page(image: np.ndarray) -> dict:
+    """The page dict of docs/pages.md for one uint8 page image array."""
+    url = os.environ.get("MODEL_URL")
+    if url:
+        return _post(url, {"page": _page_b64(image)})
+    return pages.read_page(torch.from_numpy(np.ascontiguousarray(image)))
+
+
 def accuracy_note() -> str:
     """The served model's measured CER per set, from the eval.json published beside it."""
     if os.environ.get("MODEL_URL"):
@@ -78,6 +95,16 @@ def _png_b64(image: np.ndarray) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
+def _page_b64(image: np.ndarray) -> str:
+    """PNG, or JPEG when a photo's PNG would not fit the API's request limit (same pixels)."""
+    encoded = _png_b64(image)
+    if len(encoded) < MAX_BYTES - 1024:  # the whole request body, base64 and all, counts
+        return encoded
+    buf = io.BytesIO()
+    Image.fromarray(image).convert("RGB").save(buf, format="JPEG", quality=90)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
 def _json_or_empty(data: bytes) -> dict:
     try:
         body = json.loads(data)
@@ -87,8 +114,13 @@ def _json_or_empty(data: bytes) -> dict:
 
 
 def _remote(url: str, image: np.ndarray) -> dict:
-    """POST to the Lambda (function URL or the emulator's invoke endpoint)."""
-    data = json.dumps({"image": _png_b64(image)}).encode()
+    """One line to the Lambda (function URL or the emulator's invoke endpoint)."""
+    return _post(url, {"image": _png_b64(image)})
+
+
+def _post(url: str, request: dict) -> dict:
+    """POST `request` as JSON; the answer's body, or the API's error as a ServingError."""
+    data = json.dumps(request).encode()
     req = urllib.request.Request(
         url, data=data, method="POST", headers={"Content-Type": "application/json"}
     )

@@ -1,4 +1,5 @@
-"""The real page in headless Chromium: upload and read, a bad file, write and read, correct.
+"""The real page in headless Chromium: upload and read, a bad file, write and read, correct,
+and a whole page read on the Page tab with its PAGE-XML downloaded.
 
 Written to survive a busy machine: each step gets a fresh page, waits on the page's own
 signals (an output filled in, a message shown) with generous timeouts, never on fixed sleeps
@@ -13,9 +14,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -30,6 +34,7 @@ FLAGS = [
     "--no-first-run",
 ]
 SHOTS = ROOT / "artifacts"
+PAGE_NS = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
 WAIT_MS = 120_000  # a loaded 2-core machine can take tens of seconds per step
 
 pytestmark = [
@@ -58,8 +63,9 @@ def space_url(tiny_model_file, tmp_path_factory):
         "PYTHONPATH": str(ROOT),
     }
     env.pop("MODEL_URL", None)
+    # app.main as served, its model behind a stub finder: the tiny model finds no real lines
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "space/app.py")],
+        [sys.executable, str(ROOT / "tests/space/stub_finder_space.py")],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -189,3 +195,41 @@ def test_the_canvas_is_ready_to_write_on(page):
     page.click("#read-drawing")
     assert _wait_filled(page, "time").endswith("ms")
     assert "Cannot read this" not in page.inner_text("#message")
+
+
+def _page_image(path: Path) -> Path:
+    """A page of three rows of strokes on paper: three lines for the stub finder."""
+    img = np.full((900, 700, 3), 245, np.uint8)
+    for top, bottom in ((100, 140), (220, 250), (330, 380)):
+        img[top:bottom, 60:640:9] = 20
+    Image.fromarray(img).save(path)
+    return path
+
+
+def test_a_page_is_read_drawn_and_its_page_xml_downloaded(page, tmp_path):
+    page.get_by_role("tab", name="Page").click()
+    page.locator("#page-image input[type=file]").set_input_files(
+        str(_page_image(tmp_path / "letter.png"))
+    )
+    page.wait_for_selector("#page-image img", timeout=WAIT_MS)
+    assert not page.is_visible("#time")  # the line tabs' outputs are not on this tab
+    page.click("#read-page")
+    text = _wait_filled(page, "page-text")
+    assert len(text.split("\n")) == 3, text
+    page.wait_for_function(  # the page with its lines drawn, loaded in the browser
+        "() => { const i = document.querySelector('#page-drawn img');"
+        " return i && i.complete && i.naturalWidth === 700; }",
+        timeout=WAIT_MS,
+    )
+    assert "3 lines" in page.inner_text("#page-message")
+    xml_row = page.locator("#page-files tr", has=page.locator(".ext", has_text="xml"))
+    link = xml_row.locator("td.download a")  # the row shows the name; its link, the size
+    with page.expect_download(timeout=WAIT_MS) as download:
+        link.click()
+    saved = tmp_path / "downloaded.xml"
+    download.value.save_as(saved)
+    root = ET.parse(saved).getroot()
+    assert root.tag == f"{{{PAGE_NS}}}PcGts"
+    assert len(root.findall(f".//{{{PAGE_NS}}}TextLine")) == 3
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "space-page.png"), full_page=True)

@@ -35,9 +35,10 @@ def finder():
 
 def _two_columns() -> list[tuple[tuple[float, float], tuple[float, float]]]:
     lines = []
-    for left, right in ((100, 540), (660, 1100)):
+    # two text columns, each with its own rows (a table's rows would be shared)
+    for left, right, offset in ((100, 540, 0), (660, 1100, 55)):
         for row in range(8):
-            y = 160 + row * 110
+            y = 160 + row * 110 + offset
             lines.append(((left, y), (right, y + 20)))  # a slight slope
     return lines
 
@@ -53,12 +54,22 @@ def test_exact_maps_give_every_line_in_reading_order(finder):
         assert float(polygon[:, 1].min()) < y0 - 30 < y1 + 5 < float(polygon[:, 1].max())
 
 
-def test_a_marginal_note_beside_the_body_is_read_first_then_the_body(finder):
+def test_a_marginal_note_beside_the_body_is_read_after_the_body(finder):
     body = [((400, 200 + 100 * r), (1100, 200 + 100 * r)) for r in range(5)]
     note = [((60, 300), (300, 300))]
     found = finder.lines_from_maps(exact_maps(body + note), SCALE, HEIGHT, WIDTH)
     starts = [round(float(b[0, 0])) for _, b in found]
-    assert len(found) == 6 and starts[0] < 100 and all(s > 350 for s in starts[1:])
+    assert len(found) == 6 and starts[-1] < 100 and all(s > 350 for s in starts[:-1])
+
+
+def test_table_cells_are_read_row_by_row(finder):
+    # a register: narrow cells in three columns, one row after another
+    cells = [
+        ((x, 200 + 90 * r), (x + 200, 200 + 90 * r)) for r in range(6) for x in (100, 450, 800)
+    ]
+    found = finder.lines_from_maps(exact_maps(cells), SCALE, HEIGHT, WIDTH)
+    order = [(round(float(b[:, 1].mean()) / 90), round(float(b[0, 0]) / 350)) for _, b in found]
+    assert order == sorted(order) and len(found) == 18
 
 
 def test_a_blank_page_has_no_lines(finder):

@@ -66,6 +66,7 @@ demo: setup
 	$(BIN)/python -m training.data preview --out artifacts/preview.png
 	$(BIN)/python -m training.data speed
 	$(BIN)/python -m training.train --preset quick
+	$(BIN)/python -m training.finder --preset quick
 	$(MAKE) --no-print-directory export-model RUN=quick publish
 	$(BIN)/python -m training.data examples --real
 	@echo "The Space is starting on http://127.0.0.1:7860 (the model just published; Ctrl-C stops it)"
@@ -101,6 +102,13 @@ quick: setup
 # The full preset: synthetic plus the real lines of ../shared/data/lines, stopped by its clock.
 train: setup
 	$(BIN)/python -m training.train --preset full
+
+# The line finder of whole pages: synthetic pages plus the real ones of ../shared/data/pages,
+# stopped by its clock, in runs/finder-full (export-model FINDER=its best checkpoint);
+# `make demo` trains the quick one, in runs/finder.
+.PHONY: finder
+finder: setup
+	$(BIN)/python -m training.finder --preset full
 
 # The newest line finder of runs/finder goes in too, when there is one: the file then reads pages.
 RUN ?= quick

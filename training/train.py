@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from training.callbacks import (
     ValidateAtTheEnd,
 )
 from training.cli import add_arguments, apply_overrides, load_yaml, to_dict
-from training.config import TrainConfig, from_saved, preset
+from training.config import PRESETS, TrainConfig, from_saved, preset
 from training.data.datamodule import LineDataModule
 from training.module import LitRecognizer
 from training.runs import wandb_env, wandb_id
@@ -35,13 +36,18 @@ from training.runs import wandb_env, wandb_id
 log = logging.getLogger("training.train")
 
 
-def run_dir(cfg: TrainConfig) -> Path:
+def run_dir(cfg: Any) -> Path:
     """The folder of a run: config, checkpoints, TensorBoard and W&B files."""
     return Path(cfg.log.root) / cfg.log.name
 
 
-def resume_path(cfg: TrainConfig, last: Path) -> Path | None:
-    """The checkpoint to continue from, per `cfg.resume`; refuses to overwrite a run."""
+def resume_path(
+    cfg: Any, last: Path, load: Callable[[dict[str, Any]], Any] = from_saved
+) -> Path | None:
+    """The checkpoint to continue from, per `cfg.resume`; refuses to overwrite a run.
+
+    `load` reads the config saved in the checkpoint (the line finder's runs have their own).
+    """
     if cfg.resume == "always" and not last.exists():
         raise ConfigError(f"resume=always but {last} does not exist; run without --resume first")
     if cfg.resume == "never" and last.exists():
@@ -50,16 +56,16 @@ def resume_path(cfg: TrainConfig, last: Path) -> Path | None:
             "or --resume auto to continue that run"
         )
     if last.exists():
-        _check_same_model(cfg, last)
+        _check_same_model(cfg, last, load)
         return last
     return None
 
 
-def _check_same_model(cfg: TrainConfig, ckpt: Path) -> None:
+def _check_same_model(cfg: Any, ckpt: Path, load: Callable[[dict[str, Any]], Any]) -> None:
     """A run continues only with the network it started with."""
     saved = torch.load(ckpt, map_location="cpu", weights_only=False, mmap=True)
     config = saved.get("htr", {}).get("config")
-    before = to_dict(from_saved(config))["model"] if config else None  # older runs' keys too
+    before = to_dict(load(config))["model"] if config else None  # older runs' keys too
     now = to_dict(cfg)["model"]
     if before != now:
         changed = sorted(k for k in now if before is None or before.get(k) != now[k])
@@ -69,7 +75,7 @@ def _check_same_model(cfg: TrainConfig, ckpt: Path) -> None:
         )
 
 
-def _wandb_logger(cfg: TrainConfig, run: Path) -> WandbLogger:
+def _wandb_logger(cfg: Any, run: Path) -> WandbLogger:
     wandb_env(run, cfg.log.wandb)
     return WandbLogger(
         project=cfg.log.wandb_project,
@@ -84,7 +90,7 @@ def _wandb_logger(cfg: TrainConfig, run: Path) -> WandbLogger:
     )
 
 
-def build_loggers(cfg: TrainConfig, run: Path) -> list[Logger]:
+def build_loggers(cfg: Any, run: Path) -> list[Logger]:
     """TensorBoard always; W&B unless disabled."""
     loggers: list[Logger] = [
         TensorBoardLogger(str(run), name="tensorboard", version="", default_hp_metric=False)
@@ -141,7 +147,7 @@ def build_trainer(cfg: TrainConfig, run: Path) -> L.Trainer:
     )
 
 
-def check_accelerator(cfg: TrainConfig) -> None:
+def check_accelerator(cfg: Any) -> None:
     """Fail before any data is read when the config asks for a GPU this machine lacks."""
     accelerator = cfg.trainer.accelerator
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
@@ -173,7 +179,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     try:
         summary = _fit_and_test(trainer, module, dm, ckpt, last)
     finally:
-        _finish_loggers(trainer)
+        finish_loggers(trainer)
     if trainer.is_global_zero:
         write_text(run / "summary.json", json.dumps(summary, indent=2))
     return summary
@@ -198,17 +204,28 @@ def _fit_and_test(
     return summary
 
 
-def _finish_loggers(trainer: L.Trainer) -> None:
+def finish_loggers(trainer: L.Trainer) -> None:
     """Flush W&B's offline run to disk (Lightning leaves the run open)."""
     for logger in trainer.loggers:
         if isinstance(logger, WandbLogger) and logger._experiment is not None:
             logger.experiment.finish()
 
 
-def parse_config(argv: list[str] | None) -> TrainConfig:
-    """Preset, then a YAML file, then `--section.key value` flags, in that order."""
-    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__)
-    parser.add_argument("--preset", default="quick", help="quick | full | gpu")
+def parse_config(
+    argv: list[str] | None,
+    config_cls: type = TrainConfig,
+    make_preset: Callable[[str], Any] = preset,
+    prog: str = "python -m training.train",
+    description: str | None = __doc__,
+    presets: tuple[str, ...] = PRESETS,
+) -> Any:
+    """Preset, then a YAML file, then `--section.key value` flags, in that order.
+
+    The defaults parse the recognizer's command line; the line finder passes its own config
+    class, presets and program name.
+    """
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--preset", default="quick", help=" | ".join(presets))
     parser.add_argument("--config", type=Path, help="YAML file with overrides")
     parser.add_argument(
         "--resume",
@@ -225,12 +242,12 @@ def parse_config(argv: list[str] | None) -> TrainConfig:
         help="DD:HH:MM:SS; same as --trainer.max_time",
     )
     parser.add_argument("--print-config", action="store_true", help="print the config, exit")
-    add_arguments(parser, TrainConfig)
+    add_arguments(parser, config_cls)
     args = vars(parser.parse_args(argv))
     name, file, show = args.pop("preset"), args.pop("config"), args.pop("print_config")
     overrides = load_yaml(file) if file else {}
     overrides.update(args)
-    cfg = apply_overrides(preset(name), overrides)
+    cfg = apply_overrides(make_preset(name), overrides)
     if show:
         yaml.safe_dump(to_dict(cfg), sys.stdout, sort_keys=False, allow_unicode=True)
         raise SystemExit(0)
@@ -239,9 +256,15 @@ def parse_config(argv: list[str] | None) -> TrainConfig:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; caller mistakes exit 2 with the message, not a traceback."""
+    return run_training(lambda: train(parse_config(argv)))
+
+
+def run_training(action: Callable[[], dict[str, Any]]) -> int:
+    """Run a training command's action with logging set up and its exit status: 2 with the
+    message for a caller's mistake, 143 on SIGTERM and 130 on Ctrl-C (last.ckpt saved)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        summary = train(parse_config(argv))
+        summary = action()
     except HTRError as e:
         log.error("%s", e)
         return 2

@@ -46,11 +46,24 @@ def exact_maps(page: PageSample, scale: float) -> torch.Tensor:
     return torch.from_numpy(np.stack(maps))
 
 
+def padded(polygon: torch.Tensor, pad: float) -> torch.Tensor:
+    """An x-monotone polygon with its top edge raised and bottom edge lowered by `pad` times
+    its median height."""
+    half = polygon.size(0) // 2
+    upper, lower = polygon[:half].clone(), polygon[half:].clone()
+    height = float((lower.flip(0)[:, 1] - upper[:, 1]).median())
+    upper[:, 1] -= pad * height
+    lower[:, 1] += pad * height
+    return torch.cat([upper, lower])
+
+
 def _read(model: torch.jit.ScriptModule, crops: list[torch.Tensor]) -> list[str]:
     return list(model.predict_batch(crops)) if crops else []
 
 
-def study_page(model: torch.jit.ScriptModule, finder: PageFinder, page: PageSample) -> dict:
+def study_page(
+    model: torch.jit.ScriptModule, finder: PageFinder, page: PageSample, pad: float = 0.0
+) -> dict:
     """One page: exact maps -> lines -> cuts, against its GT lines and GT cuts."""
     h, w = page.image.shape
     scale = page_scale(h, w, finder.size)
@@ -58,7 +71,7 @@ def study_page(model: torch.jit.ScriptModule, finder: PageFinder, page: PageSamp
     found = finder.lines_from_maps(exact_maps(page, scale), scale, h, w)
     seconds = time.perf_counter() - t0
     grey = torch.from_numpy(page.image.copy()).float()
-    ours = _read(model, [cut_line(grey, polygon) for polygon, _ in found])
+    ours = _read(model, [cut_line(grey, padded(polygon, pad)) for polygon, _ in found])
     gt_lines = [ln for ln in page.lines if ln.text and len(ln.polygon) >= 3]
     gt_cut = _read(model, [torch.from_numpy(_crop(page.image, ln.polygon)) for ln in gt_lines])
     truth = [ln.text for ln in gt_lines]
@@ -74,13 +87,13 @@ def study_page(model: torch.jit.ScriptModule, finder: PageFinder, page: PageSamp
     }
 
 
-def study(model_path: Path, pages: Path) -> dict:
+def study(model_path: Path, pages: Path, pad: float = 0.0) -> dict:
     """Every val page set of `pages`, summed per set."""
     model = torch.jit.load(str(model_path))
     finder = torch.jit.script(PageFinder(FinderNet(), FinderConfig()))
     out = {}
     for shard in page_shards(pages, "val"):
-        rows = [study_page(model, finder, p) for p in read_page_shard(shard)]
+        rows = [study_page(model, finder, p, pad) for p in read_page_shard(shard)]
 
         def total(key: str, rows: list[dict] = rows) -> float | None:
             return pm.rate(sum(r[key][0] for r in rows), sum(r[key][1] for r in rows))
@@ -105,10 +118,12 @@ def main() -> None:
     p.add_argument("--model", type=Path, required=True, help="a model.pt that reads lines")
     p.add_argument("--pages", type=Path, default=Path("../shared/data/pages"))
     p.add_argument("--out", type=Path, default=Path("experiments/page_cut.json"))
+    p.add_argument("--pad", type=float, default=0.0, help="cut this share of a line higher/lower")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(1)
-    result = {"model": str(args.model), "sets": study(args.model, args.pages)}
+    result = {"model": str(args.model), "pad": args.pad}
+    result["sets"] = study(args.model, args.pages, args.pad)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
 

@@ -118,6 +118,14 @@ export-model: venv
 	  $(if $(FINDER),--finder $(FINDER))
 	$(BIN)/python -m release.evaluate
 
+# Adapt a published model to a hand or document from a few corrected lines (the Space's
+# feedback/ folder, a kraken-style folder or a shard): make finetune MODEL=... LINES=...
+.PHONY: finetune
+finetune: venv
+	$(BIN)/python -m release.finetune $(or $(MODEL),model_repo/model.pt) $(or $(LINES),feedback) \
+	  --out $(or $(OUT),model_repo_finetuned) \
+	  $(if $(MINUTES),--minutes $(MINUTES)) $(if $(STEPS),--steps $(STEPS))
+
 publish: venv
 	$(BIN)/python -m release.publish
 

@@ -9,7 +9,7 @@ polygon goes through the same warp as the pixels.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -50,7 +50,7 @@ class _Hand:
     size: int  # font size in pixels
     ascent: float  # ascender height above the baseline, pixels
     slant_seed: int  # every line draws its shear from this seed: one writer, one slant
-    slopes: tuple[float, float] = field(default=(0.0, 0.0))  # page drift, per-line spread
+    slopes: tuple[float, float] = (0.0, 0.0)  # page drift, per-line spread
 
 
 class SyntheticPages:

@@ -71,8 +71,11 @@ def _decode(scripted: torch.jit.ScriptModule) -> tuple[int, int, int, float, flo
     )
 
 
-def finetuned_predictor(pub: Published, model: Recognizer, meta: dict[str, Any]) -> LinePredictor:
-    """The serving module of the tuned network with everything else of the published file."""
+def finetuned_predictor(
+    pub: Published, model: Recognizer, meta: dict[str, Any], finder: Any = None
+) -> LinePredictor:
+    """The serving module of the tuned network with everything else of the published file
+    (its line finder too, unless `finder` replaces it)."""
     s = pub.scripted
     eager = LinePredictor(
         model,
@@ -87,7 +90,8 @@ def finetuned_predictor(pub: Published, model: Recognizer, meta: dict[str, Any])
         crop=bool(s.crop),
         x_scale=float(s.x_scale),
         bf16=bool(getattr(s, "bf16", False)),
-        finder=getattr(s, "finder", None),  # already scripted: it travels as it is
+        # already scripted: the published finder travels as it is
+        finder=finder if finder is not None else getattr(s, "finder", None),
     )
     names = dict(s.named_buffers())
     for name in CALIBRATION:  # files older than calibration have none: uncalibrated
@@ -99,7 +103,13 @@ def finetuned_predictor(pub: Published, model: Recognizer, meta: dict[str, Any])
 def write_finetuned(pub: Published, result: Result, out_dir: Path, lines: str) -> Path:
     """Script, verify against the eager module, warm and write model.pt and config.json."""
     meta = finetuned_meta(pub, result, lines)
-    eager = finetuned_predictor(pub, result.model, meta)
+    return write_checked(finetuned_predictor(pub, result.model, meta), out_dir)
+
+
+def write_checked(eager: LinePredictor, out_dir: Path) -> Path:
+    """Script `eager`, verify it (lines, and pages with a finder), warm it and write model.pt
+    and config.json atomically."""
+    meta = json.loads(eager.meta_json)
     scripted = torch.jit.script(eager)
     verify(eager, scripted)
     if eager.finder is not None:

@@ -80,6 +80,12 @@ def write_finder_checkpoint(path: Path, **model: object) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def finder_checkpoint():
+    """Writer of randomly initialised line-finder checkpoints: finder_checkpoint(path, **model)."""
+    return write_finder_checkpoint
+
+
 def _tiny_export(folder: Path) -> Path:
     """A small randomly initialised model.pt with a tiny line finder, exported through the
     real export path."""

@@ -53,7 +53,8 @@ def parser() -> argparse.ArgumentParser:
         help=f"share held out to pick the best step (from {d.min_lines_for_holdout} lines)",
     )
     p.add_argument("--format", default="auto", help="auto | kraken | webdataset | pages | pkl")
-    p.add_argument("--no-augment", dest="augment", action="store_false")
+    p.add_argument("--no-augment", dest="augment", action="store_false", help="lines as they are")
+    p.add_argument("--no-warp", dest="warp", action="store_false", help="no elastic warps, pens")
     p.add_argument("--threads", type=int, default=d.threads, help="torch threads; 0: default")
     p.add_argument("--seed", type=int, default=d.seed)
     return p
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=a.batch_size,
             holdout=a.holdout,
             augment=a.augment,
+            warp=a.warp,
             threads=a.threads,
             seed=a.seed,
         )

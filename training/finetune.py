@@ -27,6 +27,7 @@ from recognizer.ctc import greedy_decode
 from recognizer.fold import fold_batch_norm
 from recognizer.network import Recognizer, output_lengths
 from training.config import TrainConfig, from_saved
+from training.data.augment import warp_pen
 from training.data.batching import collate
 from training.data.charset import Charset, normalize_text
 from training.data.datamodule import Lines, to_height
@@ -45,9 +46,9 @@ WHAT_LINES = (
 class FinetuneConfig:
     """How long and how gently to adapt a published model."""
 
-    steps: int = 300  # step cap; the clock below may end the run first
+    steps: int = 400  # step cap; the clock below may end the run first
     minutes: float = 6.0  # wall-clock cap of the learning loop (the export check is extra)
-    lr: float = 3e-4  # peak rate: well under training's, so the model moves, not forgets
+    lr: float = 1e-3  # peak rate: half of training's, with warm-up and decay to 5% of it
     warmup: int = 20
     weight_decay: float = 0.01
     batch_size: int = 8
@@ -55,6 +56,9 @@ class FinetuneConfig:
     min_lines_for_holdout: int = 20  # ... once there are this many lines
     eval_every: int = 25  # steps between readings of the held-out lines
     augment: bool = True  # the training run's variation of real lines (training.data.augment)
+    # on top of it, elastic warps and thicker pens: a few dozen lines seen hundreds of times
+    # should not look the same twice (why: experiments/finetune.md)
+    warp: bool = True
     bf16: bool = True  # bfloat16 autocast where oneDNN has native bf16, as training does
     threads: int = 0  # torch CPU threads; 0: torch's default
     seed: int = 0
@@ -172,7 +176,10 @@ def _batches(ds: Lines, n: int, ft: FinetuneConfig) -> Any:
         for chunk in chunks:  # sorted by width within a few batches: less padding
             chunk = sorted(chunk.tolist(), key=lambda i: ds.width_of((0, i)))
             for i in range(0, len(chunk) - size + 1, size):
-                yield collate([ds[(0, j)] for j in chunk[i : i + size]], pad_to=ds.stride)
+                items = [ds[(0, j)] for j in chunk[i : i + size]]
+                if ft.augment and ft.warp:
+                    items = [(warp_pen(img, rng), t, text) for img, t, text in items]
+                yield collate(items, pad_to=ds.stride)
 
 
 def _loss(model: nn.Module, batch: dict, stride: int, ctc: nn.CTCLoss) -> torch.Tensor:

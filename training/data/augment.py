@@ -134,3 +134,15 @@ def distort_real(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             dtype=np.float32,
         )
     return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def warp_pen(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A real (H, W) uint8 line with its ink warped elastically half the time and its strokes
+    thickened some of the time: more variety for a few lines seen many times (fine-tuning)."""
+    paper = float(np.percentile(img, 90))
+    ink = np.clip((paper - img.astype(np.float32)) / max(paper, 1.0), 0, 1)
+    if rng.random() < 0.5:
+        ink = elastic(ink, rng, alpha=float(rng.uniform(0.5, 1.5)))
+    if rng.random() < 0.5:  # the font size stroke_width expects: 0.6 of the line height
+        ink = stroke_width(ink, rng, int(img.shape[0] * 0.6))
+    return np.clip(paper * (1 - ink), 0, 255).astype(np.uint8)

@@ -23,8 +23,9 @@ from typing import Any
 import torch
 
 from htr.atomic import write_text
-from release.evaluate import score
+from release.evaluate import predict_all, rates
 from release.finetune_export import write_finetuned
+from training.data.charset import normalize_text
 from training.data.lines import LineSample
 from training.data.webdataset import load_shard
 from training.finetune import FinetuneConfig, finetune, load_published
@@ -65,34 +66,53 @@ def documents(
     return found
 
 
+def _rates(preds: list[str], truth: list[str], keep: list[bool]) -> dict[str, Any] | None:
+    """CER and WER of the lines where `keep` holds, and their count (None for none)."""
+    p = [x for x, k in zip(preds, keep, strict=True) if k]
+    t = [x for x, k in zip(truth, keep, strict=True) if k]
+    return {"lines": len(p), **rates(p, t)} if p else None
+
+
 def one_document(
     model: Path, lines: list[LineSample], first: int, ft: FinetuneConfig, out: Path
 ) -> dict[str, Any]:
-    """Before/after scores of one document's lines after `first`, and the fine-tune's cost."""
+    """Before/after scores of one document's lines after `first`, and the fine-tune's cost;
+    also apart for the lines on the pages the first lines came from and on the other pages."""
     pub = load_published(model)
     rest = lines[first:]
-    before = score(pub.scripted, rest)
+    truth = [normalize_text(s.text) for s in rest]
+    before = predict_all(pub.scripted, rest)
     t0 = time.perf_counter()
     result = finetune(pub, lines[:first], ft)
     path = write_finetuned(pub, result, out, f"first {first} lines")
     total = time.perf_counter() - t0
-    after = score(torch.jit.load(str(path)), rest)
-    cut = (before["cer"] - after["cer"]) / before["cer"] if before["cer"] else 0.0
+    after = predict_all(torch.jit.load(str(path)), rest)
+    seen = {s.meta.get("page") for s in lines[:first]}
+    on_seen = [s.meta.get("page") in seen for s in rest]
+    b, a = rates(before, truth), rates(after, truth)
     return {
         "train_lines": result.train_lines,
         "held_out_lines": result.held_out_lines,
         "scored_lines": len(rest),
-        "before": {k: before[k] for k in ("cer", "wer")},
-        "after": {k: after[k] for k in ("cer", "wer")},
-        "relative_cer_cut": round(cut, 4),
+        "before": b,
+        "after": a,
+        "relative_cer_cut": round((b["cer"] - a["cer"]) / b["cer"], 4) if b["cer"] else 0.0,
+        "pages_of_the_first_lines": {
+            "before": _rates(before, truth, on_seen),
+            "after": _rates(after, truth, on_seen),
+        },
+        "other_pages": {
+            "before": _rates(before, truth, [not x for x in on_seen]),
+            "after": _rates(after, truth, [not x for x in on_seen]),
+        },
         "steps": result.steps,
         "best_step": result.best_step,
         "learning_minutes": round(result.seconds / 60, 2),
         "minutes_with_export": round(total / 60, 2),
         "held_out_cer": result.history,
         "examples": [
-            {"truth": b["truth"], "before": b["pred"], "after": a["pred"]}
-            for b, a in zip(before["examples"][:3], after["examples"][:3], strict=True)
+            {"truth": t, "before": x, "after": y}
+            for t, x, y in list(zip(truth, before, after, strict=True))[:3]
         ],
     }
 

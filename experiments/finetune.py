@@ -49,11 +49,11 @@ SHARDS = (
 
 
 def documents(
-    seen: set[str], min_lines: int, per_shard: int
+    seen: set[str], min_lines: int, per_shard: int, shards: tuple[str, ...] | None = None
 ) -> list[tuple[str, str, list[LineSample]]]:
     """(shard, document, lines in shard order) of the largest documents of unseen sources."""
     found = []
-    for name in SHARDS:
+    for name in shards or SHARDS:
         if name.split("-")[0] in seen or not (LINES / f"{name}-000.tar").exists():
             continue
         by_doc: dict[str, list[LineSample]] = defaultdict(list)
@@ -132,25 +132,30 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the study and write its JSON (after each document, so a cut-short run keeps some)."""
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m experiments.finetune", description=__doc__)
     p.add_argument("--model", type=Path, default=MODEL)
     p.add_argument("--first", type=int, default=50, help="lines fine-tuned on, per document")
     p.add_argument("--min-lines", type=int, default=80, help="smallest document used")
     p.add_argument("--per-shard", type=int, default=1, help="largest documents per shard")
+    p.add_argument("--shards", default=",".join(SHARDS), help="comma-separated shard names")
     p.add_argument("--docs", type=int, default=6, help="documents at most")
     p.add_argument("--minutes", type=float, default=FinetuneConfig.minutes)
     p.add_argument("--steps", type=int, default=FinetuneConfig.steps)
     p.add_argument("--lr", type=float, default=FinetuneConfig.lr)
     p.add_argument("--out", type=Path, default=Path("experiments/finetune.json"))
-    a = p.parse_args(argv)
+    p.add_argument("--append", action="store_true", help="add documents to --out's report")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the study and write its JSON (after each document, so a cut-short run keeps some)."""
+    a = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(2)  # the target: 2 CPU cores
     meta = load_published(a.model).meta
     seen = {s["name"] for s in meta.get("data_sources", [])}
     ft = FinetuneConfig(steps=a.steps, minutes=a.minutes, lr=a.lr)
-    docs = documents(seen, a.min_lines, a.per_shard)[: a.docs]
     report: dict[str, Any] = {
         "model": str(a.model),
         "model_version": meta["version"],
@@ -161,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_count": os.cpu_count(),
         "documents": [],
     }
+    if a.append and a.out.exists():
+        report["documents"] = json.loads(a.out.read_text(encoding="utf-8"))["documents"]
+    done = {(r["shard"], r["document"]) for r in report["documents"]}
+    found = documents(seen, a.min_lines, a.per_shard, tuple(a.shards.split(",")))
+    docs = [d for d in found if d[:2] not in done][: a.docs]
     with tempfile.TemporaryDirectory() as tmp:
         for shard, doc, lines in docs:
             log.info("%s %s: %d lines (load %.1f)", shard, doc, len(lines), os.getloadavg()[0])

@@ -29,3 +29,7 @@ def test_scores_each_documents_other_lines_before_and_after(
     assert row["train_lines"] == 1 and row["scored_lines"] == 1 and row["steps"] == 3
     assert 0 <= row["before"]["cer"] and 0 <= row["after"]["cer"]
     assert r["summary"]["documents"] == 2
+    more = ["--docs", "5", "--shards", "poilus-val", "--append", "--steps", "1", "--out", str(out)]
+    assert finetune.main([*argv, *more]) == 0  # only the document not yet scored is added
+    rows = json.loads(out.read_text())["documents"]
+    assert [row["document"] for row in rows] == ["d0", "d1", "d2"]

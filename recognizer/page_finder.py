@@ -33,7 +33,11 @@ class PageFinder(nn.Module):
         self.size = config.size
         self.stride = MAP_STRIDE
         self.threshold = threshold  # map probability that counts as baseline or region
-        self.min_length = 6  # map pixels: shorter baseline fragments are specks, not lines
+        # map pixels: shorter baseline fragments are specks, not lines; and a page's lines
+        # are at least this share of its median line (_shortest). Why these values:
+        # experiments/pages.md, "Short fragments"
+        self.min_length = 10
+        self.min_share = 0.2
         self.step = 4  # map pixels between the points of baselines and outlines
         # a region grows at most this far (map pixels) from its baseline: past any ascender
         self.max_growth = 64
@@ -41,7 +45,7 @@ class PageFinder(nn.Module):
 
     def forward(self, grey: torch.Tensor) -> List[Tuple[torch.Tensor, torch.Tensor]]:  # noqa: UP006
         x, scale = page_input(grey, self.size)
-        probs = torch.sigmoid(self.net(x.contiguous(memory_format=torch.channels_last)))[0]
+        probs = torch.sigmoid(self.net(x.contiguous(memory_format=torch.channels_last)))[0].detach()
         h = int(math.ceil(grey.size(0) * scale / self.stride))
         w = int(math.ceil(grey.size(1) * scale / self.stride))
         return self.lines_from_maps(probs[:, :h, :w].float(), scale, grey.size(0), grey.size(1))
@@ -57,10 +61,14 @@ class PageFinder(nn.Module):
         keys, ys, xs = split_by_label(label_components(band))
         seeds = torch.zeros(h * w, dtype=torch.int64)
         baselines: List[torch.Tensor] = []  # noqa: UP006
+        longs: List[int] = []  # noqa: UP006
+        talls: List[int] = []  # noqa: UP006
         for k in range(len(keys)):
-            long = int(xs[k].max() - xs[k].min()) + 1
-            tall = int(ys[k].max() - ys[k].min()) + 1
-            if long < self.min_length or tall > long:  # specks, and strokes that stand up
+            longs.append(int(xs[k].max() - xs[k].min()) + 1)
+            talls.append(int(ys[k].max() - ys[k].min()) + 1)
+        shortest = self._shortest(longs)
+        for k in range(len(keys)):
+            if longs[k] < shortest or talls[k] > longs[k]:  # specks, and strokes that stand up
                 continue
             baselines.append(baseline_of(ys[k], xs[k], probs[0][ys[k], xs[k]], self.step))
             seeds[ys[k] * w + xs[k]] = len(baselines)
@@ -78,6 +86,19 @@ class PageFinder(nn.Module):
         for i in reading_order(baselines, polygons):
             lines.append((polygons[i], baselines[i]))
         return lines
+
+    def _shortest(self, longs: List[int]) -> int:  # noqa: UP006
+        """The shortest baseline kept, in map pixels: `min_length`, or `min_share` of the
+        page's median line if longer (a page of long lines has no two-letter lines, and its
+        short fragments are stains, stamps and show-through; a register keeps its cells)."""
+        lines: List[int] = []  # noqa: UP006
+        for n in longs:
+            if n >= self.min_length:
+                lines.append(n)
+        if len(lines) == 0:
+            return self.min_length
+        median = float(torch.tensor(lines, dtype=torch.float32).median())
+        return max(self.min_length, int(self.min_share * median))
 
 
 def _clip(points: torch.Tensor, height: int, width: int) -> torch.Tensor:

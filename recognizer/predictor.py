@@ -273,15 +273,17 @@ class LinePredictor(nn.Module):
     def read_page(
         self, image: torch.Tensor
     ) -> List[Tuple[torch.Tensor, torch.Tensor, str, float, bool, List[Tuple[str, float]]]]:  # noqa: UP006
-        """Polygon, baseline and `read_lines`' reading of each line of a page, in order."""
+        """Polygon, baseline and reading of each line of a page where text was read, in order."""
         lines = self.find_lines(image)
         crops = self.cut_lines(image, lines)
         out: List[Tuple[torch.Tensor, torch.Tensor, str, float, bool, List[Tuple[str, float]]]] = []  # noqa: UP006, E501
         for start in range(0, len(crops), 32):  # bounded memory on a 100-line register
             readings = self.read_lines(crops[start : start + 32])
             for i, (text, conf, calibrated, words) in enumerate(readings):
-                polygon, baseline = lines[start + i]
-                out.append((polygon, baseline, text, conf, calibrated, words))
+                if text.strip() != "":  # nothing read: a stain or a stamp, not a line of text
+                    out.append(
+                        (lines[start + i][0], lines[start + i][1], text, conf, calibrated, words)
+                    )
         return out
 
     @torch.jit.export

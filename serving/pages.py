@@ -55,9 +55,9 @@ def read_page(image: torch.Tensor) -> dict:
         t2 = time.perf_counter()
     calibrated = all(k for _, _, k, _ in readings)
     lines: list[dict[str, Any]] = []
-    for i, ((polygon, baseline), (text, conf, _, words)) in enumerate(
-        zip(found, readings, strict=True), 1
-    ):
+    # a found line in which nothing was read is a stain or a stamp, not a line of text
+    kept = [(f, r) for f, r in zip(found, readings, strict=True) if r[0].strip()]
+    for i, ((polygon, baseline), (text, conf, _, words)) in enumerate(kept, 1):
         lines.append(
             {
                 "id": f"line_{i}",

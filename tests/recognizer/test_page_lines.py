@@ -101,3 +101,10 @@ def test_a_cut_line_is_its_box_with_paper_outside_its_polygon():
     crop = cut_line(page, polygon)
     assert crop.dtype == torch.uint8 and tuple(crop.shape) == (40, 200)
     assert int(crop[15, 100]) == 0 and int(crop[0, 100]) == 200
+
+
+def test_a_short_fragment_among_long_lines_is_dropped(finder):
+    body = [((100, 200 + 100 * r), (1100, 200 + 100 * r)) for r in range(5)]
+    stain = [((600, 900), (660, 900))]  # a stamp's edge: 60 px, under a fifth of a line
+    found = finder.lines_from_maps(exact_maps(body + stain), SCALE, HEIGHT, WIDTH)
+    assert len(found) == 5 and all(float(b[0, 0]) < 150 for _, b in found)

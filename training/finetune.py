@@ -48,7 +48,7 @@ class FinetuneConfig:
 
     steps: int = 400  # step cap; the clock below may end the run first
     minutes: float = 6.0  # wall-clock cap of the learning loop (the export check is extra)
-    lr: float = 1e-3  # peak rate: half of training's, with warm-up and decay to 5% of it
+    lr: float = 1e-3  # peak, then decay to 5% of it (why: experiments/finetune.md)
     warmup: int = 20
     weight_decay: float = 0.01
     batch_size: int = 8

@@ -14,6 +14,7 @@ import logging
 import sys
 from pathlib import Path
 
+from release.export import git_commit
 from release.finder_export import load_finder
 from release.finetune_export import finetuned_predictor, write_checked
 from training.cli import run_command
@@ -27,8 +28,11 @@ def attach(model: Path, finder: Path, out_dir: Path) -> Path:
     pub = load_published(model)
     page_finder, finder_meta = load_finder(finder)
     meta = dict(pub.meta)
+    # the page code is this commit's: the same finder weights read pages as this code does
+    finder_meta["git_commit"] = git_commit()
     meta["finder"] = finder_meta
-    meta["version"] = f"{pub.scripted.version}-f{finder_meta['checkpoint_sha256'][:6]}"
+    digest = finder_meta["checkpoint_sha256"][:6]
+    meta["version"] = f"{pub.scripted.version}-f{digest}-{finder_meta['git_commit'][:7]}"
     eager = finetuned_predictor(pub, pub.model.eval(), meta, page_finder)
     eager.meta_json = json.dumps(meta, ensure_ascii=False, indent=2)
     return write_checked(eager, out_dir)

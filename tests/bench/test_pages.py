@@ -90,7 +90,7 @@ def test_runner_reports_baselines_and_page_cer(measured):
     assert s["cer_ordered"] == pytest.approx((4 + swapped) / 34, abs=1e-4)
     assert s["cer_order_free"] == pytest.approx((1 + 2 + 1) / 32, abs=1e-4)  # "zz" inserted
     # the mark is nowhere near a GT line: annotated text leaves it out, not the swap
-    assert s["cer_annotated"] == pytest.approx((1 + swapped) / 32, abs=1e-4)
+    assert s["cer_annotated"] == pytest.approx((1 + swapped) / 34, abs=1e-4)
     assert s["gt_cut_cer"] == pytest.approx(2 / 32, abs=1e-4) and s["gt_cut_lines"] == 4
     assert s["tesseract"] == {"cer_ordered": 0, "cer_order_free": 0, "seconds_per_page": 0.5}
     assert s["lang"] == "eng" and [p["key"] for p in s["per_page"]] == ["a", "b"]

@@ -99,7 +99,10 @@ def read_page(value: Any) -> PageOutputs:
     log.info("page %dx%d: %d lines in %s", page["width"], page["height"], lines, _took(page))
     drawn = page_view.draw(image, page)
     if not lines:
-        blank = "**No lines found** on this page: is it blank, or is the writing very faint?"
+        blank = (
+            "**No lines found** on this page: is it blank, is the writing very faint, or is "
+            "the page sideways or upside down? Turn it so that its lines run left to right."
+        )
         return drawn, "", None, blank, None
     files = [str(path) for path in _files(page, _name(value))]
     return drawn, page["text"], page_view.rows(page), _summary(page), files

@@ -108,3 +108,10 @@ def test_a_short_fragment_among_long_lines_is_dropped(finder):
     stain = [((600, 900), (660, 900))]  # a stamp's edge: 60 px, under a fifth of a line
     found = finder.lines_from_maps(exact_maps(body + stain), SCALE, HEIGHT, WIDTH)
     assert len(found) == 5 and all(float(b[0, 0]) < 150 for _, b in found)
+
+
+def test_a_page_turned_sideways_gives_no_lines_rather_than_garbage(finder):
+    # the maps a finder could give for a page turned 90 degrees: every baseline upright
+    lines = _two_columns()
+    turned = [((y0 * 0.7, x0 * 1.2), (y1 * 0.7, x1 * 1.2)) for (x0, y0), (x1, y1) in lines]
+    assert finder.lines_from_maps(exact_maps(turned), SCALE, HEIGHT, WIDTH) == []

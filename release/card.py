@@ -22,7 +22,33 @@ CREDITS = {
         "https://github.com/jschaefer738b/JosephHookerHTR; images (c) RBG Kew",
         "cc-by-sa-4.0",
     ),
+    "poilus": (
+        "Testaments de Poilus, wills of French soldiers 1914-1918, "
+        "https://github.com/HTR-United/CREMMA-AN-TestamentDePoilus",
+        "cc-by-4.0",
+    ),
+    "cremma18": (
+        "CREMMA-MSS-18, 18th-century manuscripts, https://github.com/HTR-United/CREMMA-MSS-18",
+        "cc-by-4.0",
+    ),
+    "cremma19": (
+        "CREMMA-MSS-19, 19th-century letters, drafts and poems, "
+        "https://github.com/HTR-United/CREMMA-MSS-19",
+        "cc-by-4.0",
+    ),
+    "cremma20": (
+        "CREMMA-MSS-20, a 20th-century letter and Robert Badinter's drafts, "
+        "https://github.com/HTR-United/CREMMA-MSS-20",
+        "cc-by-4.0",
+    ),
+    "lectaurep": (
+        "LECTAUREP, Paris notaries' registers 1830-1939, "
+        "https://github.com/HTR-United/lectaurep-repertoires",
+        "cc-by-4.0",
+    ),
 }
+# The real page shards a line finder trains on when its data.pages folder is present.
+PAGE_SOURCES = ("copiste", "hooker", "poilus", "cremma19", "lectaurep")
 SYNTHETIC = (
     "Synthetic lines rendered by this project's generator from handwriting-style fonts "
     "of Debian packages (OFL and GPL with font exception) and of npm `@fontsource` packages "
@@ -33,7 +59,32 @@ SYNTHETIC = (
 
 def _real_sources(config: dict[str, Any]) -> list[str]:
     names = {s["name"] for s in config.get("data_sources", [])}
+    if _finder_pages(config):
+        names |= set(PAGE_SOURCES)
     return [k for k in CREDITS if any(k in n for n in names)]
+
+
+def _finder_pages(config: dict[str, Any]) -> str:
+    """The real page folder the file's line finder trained on ('' without a finder)."""
+    finder = config.get("finder") or {}
+    return str(finder.get("training_config", {}).get("data", {}).get("pages", "") or "")
+
+
+def pages_text(config: dict[str, Any]) -> str:
+    """What the card says about reading whole pages: the finder, or the lack of one."""
+    finder = config.get("finder")
+    if not finder:
+        return (
+            "It does not find lines on a page: segment pages first (for example with kraken) "
+            "and send each line."
+        )
+    real = " and the real pages of the sources below" if _finder_pages(config) else ""
+    return (
+        "It also reads whole pages: `model.read_page(image)` finds the lines with a fully "
+        f"convolutional line finder ({finder['parameters']:,} parameters, trained on synthetic "
+        f"pages{real}), reads them and returns each line's polygon, baseline, text and "
+        "confidence in reading order; `model.find_lines(image)` returns the lines alone."
+    )
 
 
 def licence(config: dict[str, Any]) -> str:
@@ -222,6 +273,7 @@ def render(
         results_table=results_table(evaluation),
         data_section="\n".join(data),
         decoding=decoding(config),
+        pages=pages_text(config),
         git_commit=config["git_commit"],
     )
     meta = front_matter(config, evaluation, name).to_yaml()

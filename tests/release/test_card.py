@@ -18,7 +18,9 @@ SETS = {
 }
 
 
-def _card(tmp_path: Path, sources: list[str], evaluation: dict | None) -> ModelCard:
+def _card(
+    tmp_path: Path, sources: list[str], evaluation: dict | None, finder: dict | None = None
+) -> ModelCard:
     """Write a card for a model trained on `sources` and load it back as the Hub would."""
     config = {
         "version": "v7",
@@ -28,6 +30,7 @@ def _card(tmp_path: Path, sources: list[str], evaluation: dict | None) -> ModelC
         "architecture": {"type": "crnn", "parameters": 1000},
         "decode": {"beam": 0},
         "data_sources": [{"name": s} for s in sources],
+        "finder": finder,
     }
     (tmp_path / "config.json").write_text(json.dumps(config))
     if evaluation is not None:
@@ -94,3 +97,17 @@ def test_without_all_four_sets_the_card_gives_no_unseen_writer_figure(tmp_path):
     assert "**Unseen-writer CER: not measured.**" in card.text
     assert "this evaluation lacks lectaurep-val" in card.text
     assert "this model was not trained on any of them" in card.text  # hooker-val, unread hand
+
+
+def test_a_file_with_a_finder_says_it_reads_pages_and_credits_the_pages(tmp_path):
+    finder = {"parameters": 268530, "training_config": {"data": {"pages": "../pages"}}}
+    card = _card(tmp_path, ["synthetic"], None, finder)
+    assert "model.read_page(image)" in card.text and "268,530 parameters" in card.text
+    assert "Testaments de Poilus" in card.text and "LECTAUREP" in card.text
+    assert card.data.license == "cc-by-sa-4.0"  # its pages include Hooker's letters
+
+
+def test_a_lines_only_file_says_to_segment_pages_first(tmp_path):
+    card = _card(tmp_path, ["synthetic", "poilus-train"], None)
+    assert "does not find lines on a page" in card.text and "read_page" not in card.text
+    assert "Testaments de Poilus" in card.text  # every real source is credited

@@ -102,24 +102,38 @@ def build_loggers(cfg: Any, run: Path) -> list[Logger]:
 
 def build_trainer(cfg: TrainConfig, run: Path) -> L.Trainer:
     """A Lightning Trainer from the config's trainer section."""
-    t = cfg.trainer
-    ckpt_dir = run / "checkpoints"
     callbacks: list[Callback] = [
+        *checkpoints(run / "checkpoints", "val/cer"),
+        SamplePredictions(),
+        Throughput(),
+        ValidateAtTheEnd(),
+        LearningRateMonitor(logging_interval="step"),
+    ]
+    # the bucket sampler shards batches across ranks itself
+    return make_trainer(cfg, run, callbacks, use_distributed_sampler=False)
+
+
+def checkpoints(ckpt_dir: Path, monitor: str) -> list[Callback]:
+    """The best checkpoint by `monitor` (lower is better), the last one, and one on SIGTERM."""
+    return [
         ModelCheckpoint(
             dirpath=ckpt_dir,
             filename="best-{step}",
-            monitor="val/cer",
+            monitor=monitor,
             mode="min",
             save_top_k=1,
             save_last=True,
             auto_insert_metric_name=False,
         ),
         PreemptionCheckpoint(ckpt_dir / "last.ckpt"),
-        SamplePredictions(),
-        Throughput(),
-        ValidateAtTheEnd(),
-        LearningRateMonitor(logging_interval="step"),
     ]
+
+
+def make_trainer(cfg: Any, run: Path, callbacks: list[Callback], **extra: Any) -> L.Trainer:
+    """A Trainer on cfg.trainer and cfg.optim (any run config with those sections), with
+    these callbacks (and the weight average if cfg.optim asks), the run's loggers, and `extra`
+    Trainer arguments."""
+    t = cfg.trainer
     if cfg.optim.ema_decay:
         # Validation and checkpoints (so best, test and export) see the averaged weights;
         # the raw ones travel in each checkpoint too, so a resumed run continues both.
@@ -141,9 +155,9 @@ def build_trainer(cfg: TrainConfig, run: Path) -> L.Trainer:
         callbacks=callbacks,
         logger=build_loggers(cfg, run),
         default_root_dir=str(run),
-        use_distributed_sampler=False,  # the bucket sampler shards batches across ranks itself
         num_sanity_val_steps=0,
         enable_model_summary=False,
+        **extra,
     )
 
 

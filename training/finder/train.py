@@ -15,10 +15,10 @@ from typing import Any
 import lightning as L
 import torch
 import yaml
-from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor
 
 from htr.atomic import write_text
-from training.callbacks import AveragedWeights, PreemptionCheckpoint, ValidateAtTheEnd
+from training.callbacks import ValidateAtTheEnd
 from training.cli import to_dict
 from training.finder.config import (
     PRESETS,
@@ -29,9 +29,10 @@ from training.finder.config import (
 from training.finder.data import FinderDataModule
 from training.finder.module import LitFinder
 from training.train import (
-    build_loggers,
     check_accelerator,
+    checkpoints,
     finish_loggers,
+    make_trainer,
     parse_config,
     resume_path,
     run_dir,
@@ -43,45 +44,13 @@ log = logging.getLogger("training.finder")
 
 def build_trainer(cfg: FinderTrainConfig, run: Path) -> L.Trainer:
     """A Lightning Trainer that keeps the finder with the lowest val/loss, and the last."""
-    t = cfg.trainer
-    ckpt_dir = run / "checkpoints"
     callbacks: list[Callback] = [
-        ModelCheckpoint(
-            dirpath=ckpt_dir,
-            filename="best-{step}",
-            monitor="val/loss",
-            mode="min",
-            save_top_k=1,
-            save_last=True,
-            auto_insert_metric_name=False,
-        ),
-        PreemptionCheckpoint(ckpt_dir / "last.ckpt"),
+        *checkpoints(run / "checkpoints", "val/loss"),
         ValidateAtTheEnd(),
         LearningRateMonitor(logging_interval="step"),
     ]
-    if cfg.optim.ema_decay:
-        callbacks.append(AveragedWeights(decay=cfg.optim.ema_decay))
-    devices: Any = int(t.devices) if t.devices.isdigit() else t.devices
-    return L.Trainer(
-        accelerator=t.accelerator,
-        devices=devices,
-        strategy=t.strategy,
-        num_nodes=t.num_nodes,
-        precision=t.precision,
-        max_time=t.max_time,
-        max_steps=t.max_steps,
-        max_epochs=t.max_epochs,
-        val_check_interval=t.val_check_interval,
-        check_val_every_n_epoch=None if t.val_check_interval else 1,
-        gradient_clip_val=cfg.optim.grad_clip,
-        log_every_n_steps=t.log_every_n_steps,
-        callbacks=callbacks,
-        logger=build_loggers(cfg, run),
-        default_root_dir=str(run),
-        reload_dataloaders_every_n_epochs=1,  # each epoch draws synthetic pages of its own
-        num_sanity_val_steps=0,
-        enable_model_summary=False,
-    )
+    # each epoch draws synthetic pages of its own
+    return make_trainer(cfg, run, callbacks, reload_dataloaders_every_n_epochs=1)
 
 
 def train(cfg: FinderTrainConfig) -> dict[str, Any]:

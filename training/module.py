@@ -152,22 +152,7 @@ class LitRecognizer(L.LightningModule):
         self.last_samples = {}
 
     def configure_optimizers(self) -> Any:
-        o = self.config.optim
-        decay = [p for n, p in self.named_parameters() if p.ndim >= 2]
-        no_decay = [p for n, p in self.named_parameters() if p.ndim < 2]
-        opt = torch.optim.AdamW(
-            [
-                {"params": decay, "weight_decay": o.weight_decay},
-                {"params": no_decay, "weight_decay": 0.0},
-            ],
-            lr=o.lr,
-        )
-        total = self.config.trainer.max_steps
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt,
-            lambda s: lr_factor(s, o.warmup_steps, total, o.min_lr_ratio, self._clock),
-        )
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return adamw_cosine(self)
 
     def _timer(self) -> Timer | None:
         """Lightning's max_time clock, if this fit has one."""
@@ -211,3 +196,23 @@ def lr_factor(step: int, warmup: int, total: int, floor: float, clock: float = 0
     by_steps = (step - warmup) / (total - warmup) if total > warmup else 0.0
     progress = min(1.0, max(by_steps, clock))
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def adamw_cosine(module: Any) -> dict[str, Any]:
+    """AdamW (no weight decay on biases and norms) with linear warm-up then cosine decay,
+    ended by module.config's max_steps or by its clock (module._clock), whichever is first."""
+    o = module.config.optim
+    decay = [p for p in module.parameters() if p.ndim >= 2]
+    no_decay = [p for p in module.parameters() if p.ndim < 2]
+    opt = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": o.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=o.lr,
+    )
+    total = module.config.trainer.max_steps
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: lr_factor(s, o.warmup_steps, total, o.min_lr_ratio, module._clock)
+    )
+    return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -14,7 +14,7 @@ from recognizer.finder import MAPS, FinderNet
 from recognizer.network import count_parameters
 from training.cli import to_dict
 from training.finder.config import FinderTrainConfig
-from training.module import lr_factor
+from training.module import adamw_cosine
 
 KIND = "finder"  # checkpoint["htr"]["kind"]: what export makes of the file
 
@@ -95,21 +95,7 @@ class LitFinder(L.LightningModule):
             self.log("val/baseline_f1", _f1(total), prog_bar=True)
 
     def configure_optimizers(self) -> Any:
-        o = self.config.optim
-        decay = [p for p in self.parameters() if p.ndim >= 2]
-        no_decay = [p for p in self.parameters() if p.ndim < 2]
-        opt = torch.optim.AdamW(
-            [
-                {"params": decay, "weight_decay": o.weight_decay},
-                {"params": no_decay, "weight_decay": 0.0},
-            ],
-            lr=o.lr,
-        )
-        total = self.config.trainer.max_steps
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: lr_factor(s, o.warmup_steps, total, o.min_lr_ratio, self._clock)
-        )
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return adamw_cosine(self)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         # The decay ends when the clock does, as the recognizer's: whichever of max_steps and

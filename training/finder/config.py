@@ -100,8 +100,8 @@ def finder_preset(name: str) -> FinderTrainConfig:
     elif name == "full":
         cfg.data.synthetic_pages = 512
         cfg.data.synthetic_val = 16
-        # 40 minutes: twice the steps of 23 minutes, and a finder that finds lines better on
-        # every real val set (experiments/pages.md, "Training time")
+        # long enough that the finder stops finding stains and margins as lines; its loss
+        # still falls at the end (why: experiments/pages.md, "Training time")
         cfg.trainer.max_time = "00:00:40:00"
         cfg.log.name = "finder-full"
     else:

@@ -15,7 +15,7 @@ import lightning as L
 import torch
 import yaml
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
-from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
+from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from htr.atomic import write_text
@@ -31,7 +31,7 @@ from training.cli import add_arguments, apply_overrides, load_yaml, to_dict
 from training.config import PRESETS, TrainConfig, from_saved, preset
 from training.data.datamodule import LineDataModule
 from training.module import LitRecognizer
-from training.runs import wandb_env, wandb_id
+from training.runs import build_loggers
 
 log = logging.getLogger("training.train")
 
@@ -73,31 +73,6 @@ def _check_same_model(cfg: Any, ckpt: Path, load: Callable[[dict[str, Any]], Any
             f"{ckpt} was trained with other model settings ({changed}); "
             "keep them, or start a new run with another --log.name"
         )
-
-
-def _wandb_logger(cfg: Any, run: Path) -> WandbLogger:
-    wandb_env(run, cfg.log.wandb)
-    return WandbLogger(
-        project=cfg.log.wandb_project,
-        name=cfg.log.name,
-        save_dir=str(run),
-        id=wandb_id(run),
-        resume="allow",  # a resumed run appends to the same W&B run
-        log_model=True,  # best and last checkpoints become model artifacts (best, latest)
-        # offline=False: Lightning refuses log_model when offline, but W&B itself stages
-        # artifacts offline under WANDB_MODE=offline.
-        offline=False,
-    )
-
-
-def build_loggers(cfg: Any, run: Path) -> list[Logger]:
-    """TensorBoard always; W&B unless disabled."""
-    loggers: list[Logger] = [
-        TensorBoardLogger(str(run), name="tensorboard", version="", default_hp_metric=False)
-    ]
-    if cfg.log.wandb != "disabled":
-        loggers.append(_wandb_logger(cfg, run))
-    return loggers
 
 
 def build_trainer(cfg: TrainConfig, run: Path) -> L.Trainer:
@@ -171,13 +146,16 @@ def check_accelerator(cfg: Any) -> None:
         )
 
 
-def train(cfg: TrainConfig) -> dict[str, Any]:
-    """Fit (or continue) a run, test the best checkpoint, and return its summary."""
+def start_run(
+    cfg: Any, load: Callable[[dict[str, Any]], Any] = from_saved
+) -> tuple[Path, Path, Path | None]:
+    """A run's start: the config checked and saved in its folder, threads and seed set; its
+    folder, its last checkpoint's path and the checkpoint to continue from (None: scratch)."""
     cfg.check()
     check_accelerator(cfg)
     run = run_dir(cfg)
     last = run / "checkpoints" / "last.ckpt"
-    ckpt = resume_path(cfg, last)
+    ckpt = resume_path(cfg, last, load)
     run.mkdir(parents=True, exist_ok=True)
     write_text(
         run / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False, allow_unicode=True)
@@ -185,6 +163,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if cfg.trainer.threads:
         torch.set_num_threads(cfg.trainer.threads)
     L.seed_everything(cfg.seed, workers=True)
+    return run, last, ckpt
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    """Fit (or continue) a run, test the best checkpoint, and return its summary."""
+    run, last, ckpt = start_run(cfg)
     dm = LineDataModule(cfg.data)
     dm.setup("fit")
     module = LitRecognizer(cfg, {s: dm.eval_names(s) or [s] for s in ("val", "test")})

@@ -13,13 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
-import yaml
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor
 
 from htr.atomic import write_text
 from training.callbacks import ValidateAtTheEnd
-from training.cli import to_dict
 from training.finder.config import (
     PRESETS,
     FinderTrainConfig,
@@ -29,14 +26,12 @@ from training.finder.config import (
 from training.finder.data import FinderDataModule
 from training.finder.module import LitFinder
 from training.train import (
-    check_accelerator,
     checkpoints,
     finish_loggers,
     make_trainer,
     parse_config,
-    resume_path,
-    run_dir,
     run_training,
+    start_run,
 )
 
 log = logging.getLogger("training.finder")
@@ -55,18 +50,7 @@ def build_trainer(cfg: FinderTrainConfig, run: Path) -> L.Trainer:
 
 def train(cfg: FinderTrainConfig) -> dict[str, Any]:
     """Fit (or continue) a finder run and return its summary."""
-    cfg.check()
-    check_accelerator(cfg)
-    run = run_dir(cfg)
-    last = run / "checkpoints" / "last.ckpt"
-    ckpt = resume_path(cfg, last, load=finder_from_saved)
-    run.mkdir(parents=True, exist_ok=True)
-    write_text(
-        run / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False, allow_unicode=True)
-    )
-    if cfg.trainer.threads:
-        torch.set_num_threads(cfg.trainer.threads)
-    L.seed_everything(cfg.seed, workers=True)
+    run, last, ckpt = start_run(cfg, finder_from_saved)
     dm = FinderDataModule(cfg.data, cfg.model.size)
     dm.setup("fit")
     module = LitFinder(cfg, dm.val_names())
